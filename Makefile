@@ -1,0 +1,38 @@
+# swarmguard: `make demo` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all check bench schemas clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/swarmguard demo
+
+test: install
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+
+check: install
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install
+	@for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+schemas: install
+	$(BIN)/python -m swarmguard.records.schema
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build

@@ -1,0 +1,69 @@
+"""Alert: a detection, shaped as a Suricata EVE ``alert`` event so it can go straight to a SIEM.
+
+EVE fields (``timestamp``, ``event_type``, ``src_ip`` ... ``alert``) come first; swarmguard's own
+fields (``detector``, ``score``, ``sensor_id``, ``evidence``) sit beside them at the top level.
+
+Examples
+--------
+>>> from datetime import datetime, UTC
+>>> a = Alert(ts=datetime(2017, 7, 7, 12, 59, tzinfo=UTC), src_ip="10.0.0.1", src_port=1234,
+...           dest_ip="10.0.0.2", dest_port=80, proto="TCP",
+...           alert=AlertInfo(signature_id=1, signature="x", category="dos", severity=2),
+...           detector="svm", score=0.9, evidence=["f.pcap:3"])
+>>> eve = a.to_eve()
+>>> eve["event_type"], eve["alert"]["severity"], eve["timestamp"][:19]
+('alert', 2, '2017-07-07T12:59:00')
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from swarmguard.records.base import RecordModel
+
+__all__ = ["Alert", "AlertInfo"]
+
+
+class AlertInfo(BaseModel):
+    """The EVE ``alert`` object."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["allowed", "blocked"] = "allowed"
+    gid: int = 1
+    signature_id: int = Field(description="rule sid, or a detector's fixed id")
+    rev: int = 1
+    signature: str = Field(description="human-readable name of what fired")
+    category: str = Field(description="classtype description or taxonomy class")
+    severity: int = Field(ge=1, le=4, description="1 high ... 4 informational (Suricata)")
+
+
+class Alert(RecordModel):
+    """A scored detection about one flow, packet or log event."""
+
+    event_type: Literal["alert"] = "alert"
+    src_ip: str | None = None
+    src_port: int | None = None
+    dest_ip: str | None = None
+    dest_port: int | None = None
+    proto: str | None = None
+    community_id: str | None = None
+    flow_id: int | None = None
+    app_proto: str | None = None
+    alert: AlertInfo
+    detector: str = Field(description="registry name of the detector that fired")
+    score: float = Field(ge=0.0, le=1.0, description="attack score in [0, 1]")
+    evidence: list[str] = Field(default_factory=list, description="uids of flows, events, rows")
+
+    def to_eve(self) -> dict[str, Any]:
+        """Return the alert as one EVE JSON object (``timestamp`` instead of ``ts``)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        ts = data.pop("ts")
+        return {"timestamp": ts, **data}
+
+    def to_eve_line(self) -> str:
+        """Return the EVE JSON object as one line (no trailing newline)."""
+        return json.dumps(self.to_eve(), separators=(",", ":"))
