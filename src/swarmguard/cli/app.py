@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from swarmguard.cli.demo import demo_command
+from swarmguard.cli.detect import detect_command
+from swarmguard.cli.evaluate import evaluate_command
+from swarmguard.cli.experiment import experiment_app
+from swarmguard.cli.ingest import ingest_command
+from swarmguard.cli.split import split_command
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -13,6 +20,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("ingest")(ingest_command)
+app.command("detect")(detect_command)
+app.command("evaluate")(evaluate_command)
+app.command("split")(split_command)
+app.command("demo")(demo_command)
+app.add_typer(experiment_app, name="experiment")
 
 
 @app.callback()

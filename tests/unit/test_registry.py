@@ -1,0 +1,17 @@
+import pytest
+
+from swarmguard.detect.base import DETECTORS
+from swarmguard.errors import MissingExtraError
+from swarmguard.registry import Registry, UnknownPluginError
+
+
+def test_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(UnknownPluginError, match="unknown detector 'nope'; known: .*svm"):
+        DETECTORS.get("nope")
+
+
+def test_missing_extra_is_told_apart_from_unknown_name() -> None:
+    reg: Registry[object] = Registry("detector", "swarmguard.test-none")
+    reg.add("deep", "swarmguard_module_that_is_not_installed:Thing", extra="deep")
+    with pytest.raises(MissingExtraError, match=r"pip install 'swarmguard\[deep\]'"):
+        reg.get("deep")
