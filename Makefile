@@ -28,7 +28,7 @@ check: install
 	$(BIN)/lint-imports
 
 bench: install
-	@for script in benchmarks/bench_*.py; do \
+	@for script in benchmarks/bench_*.py benchmarks/parser_candidates.py; do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 schemas: install

@@ -28,7 +28,9 @@ def main() -> None:
     rows = load_dataset(_datasets() / "cic-ids2017", "cic-ids2017")
     split = split_rows(rows, by="random", test_fraction=0.3, seed=0)
     train, test = rows.take(split.train), rows.take(split.test)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}"
+    )
     print(f"data: CIC-IDS2017 sample, {train.num_rows} train rows, {test.num_rows} test rows")
     for name in DETECTORS.names():
         det = DETECTORS.get(name)(seed=0)  # type: ignore[call-arg]

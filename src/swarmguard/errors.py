@@ -60,13 +60,19 @@ class SkipLog:
     """Rows skipped on the user's request, per file, with the first reason for each file."""
 
     per_file: dict[str, int] = field(default_factory=dict)
-    first: dict[str, tuple[int | None, str]] = field(default_factory=dict)
+    first: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def add(self, path: str | Path, line: int | None, reason: str) -> None:
-        """Count one skipped row."""
+    def add(
+        self, path: str | Path, line: int | None, reason: str, *, packet: int | None = None
+    ) -> None:
+        """Count one skipped row (give ``packet`` instead of ``line`` for captures)."""
         key = str(path)
         self.per_file[key] = self.per_file.get(key, 0) + 1
-        self.first.setdefault(key, (line, reason))
+        if packet is not None:
+            where = f"packet {packet}"
+        else:
+            where = f"line {line}" if line is not None else "unknown line"
+        self.first.setdefault(key, (where, reason))
 
     @property
     def count(self) -> int:
@@ -85,7 +91,6 @@ class SkipLog:
             return "skipped 0 bad rows"
         parts = []
         for key, n in self.per_file.items():
-            line, reason = self.first[key]
-            at = f"line {line}" if line is not None else "unknown line"
-            parts.append(f"{key}: {n} (first at {at}: {reason})")
+            where, reason = self.first[key]
+            parts.append(f"{key}: {n} (first at {where}: {reason})")
         return f"skipped {self.count} bad row(s): " + "; ".join(parts)

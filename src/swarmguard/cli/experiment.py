@@ -20,7 +20,7 @@ experiment_app = typer.Typer(help="Experiments behind the published figures.", n
 
 def print_holdout(title: str, result: dict[str, Any]) -> None:
     """Print a holdout experiment's runs and the pooled unseen-attack figure."""
-    rows = [(name, run) for name, run in result["runs"].items()]
+    rows = [(name.replace("unseen:", "unseen "), run) for name, run in result["runs"].items()]
     out.print(metrics_table(title, rows))
     pooled = result["unseen_pooled"]
     out.print(

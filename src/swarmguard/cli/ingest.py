@@ -1,4 +1,4 @@
-"""``swarmguard ingest``: a capture, sensor log, auth log or dataset file to Parquet or JSON lines."""
+"""``swarmguard ingest``: a capture, sensor log, auth log or dataset to Parquet or JSON lines."""
 
 from __future__ import annotations
 
@@ -104,9 +104,7 @@ def ingest_command(
         Path | None, typer.Option(help="for EVE input: also write its alerts here (EVE lines)")
     ] = None,
     sensor_id: Annotated[str, typer.Option(help="sensor name put in every record")] = "local",
-    year: Annotated[
-        int | None, typer.Option(help="year of syslog lines (they carry none)")
-    ] = None,
+    year: Annotated[int | None, typer.Option(help="year of syslog lines (they carry none)")] = None,
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="skip malformed rows (counted and reported)")
     ] = False,
