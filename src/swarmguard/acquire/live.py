@@ -106,9 +106,23 @@ def capture_live(
     Raises
     ------
     SwarmguardError
-        If the interface does not exist or capture is not permitted (one line saying how).
+        If the interface does not exist or capture is not permitted (one line saying how);
+        raised by this call, before iteration: the socket is open when it returns.
     """
     sock = open_raw_socket(interface)
+    return _capture(sock, interface, duration_s, max_packets, settings, sensor_id, batch_s, clock)
+
+
+def _capture(
+    sock: socket.socket,
+    interface: str,
+    duration_s: float | None,
+    max_packets: int | None,
+    settings: FlowMeterSettings | None,
+    sensor_id: str,
+    batch_s: float,
+    clock: Callable[[], int],
+) -> Iterator[pa.Table]:
     meter = FlowMeter(settings, sensor_id)
     frags = FragmentTracker()
     seen = 0

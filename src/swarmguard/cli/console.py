@@ -40,7 +40,8 @@ __all__ = [
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
 
-out = Console()
+# Not a terminal (a pipe, CI log): wide enough that tables are not cut.
+out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 

@@ -68,3 +68,4 @@ class SupportsParameters(Protocol):
 
 DETECTORS: Registry[Detector] = Registry("detector", "swarmguard.detectors")
 DETECTORS.add("svm", "swarmguard.detect.svm:SvmDetector")
+DETECTORS.add("svm-linear", "swarmguard.detect.svm:LinearSvmDetector")

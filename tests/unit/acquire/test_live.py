@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,10 +18,13 @@ from swarmguard.acquire.live import capture_live
 from swarmguard.errors import SwarmguardError
 
 CAPTURE_SCRIPT = """
-import json
+import json, sys
 from swarmguard.acquire.live import capture_live
 rows = []
-for t in capture_live("{iface}", duration_s=4.0, batch_s=0.5):
+flows = capture_live("{iface}", duration_s=4.0, batch_s=0.5)
+sys.stderr.write("ready\\n")
+sys.stderr.flush()
+for t in flows:
     rows += t.select(["src_ip", "dest_ip", "proto", "pkts_toserver", "pkts_toclient"]).to_pylist()
 print(json.dumps(rows))
 """
@@ -80,7 +82,8 @@ def test_capture_sees_ping_between_namespaces(netns_pair: tuple[str, str]) -> No
         text=True,
     )
     try:
-        time.sleep(1.0)
+        assert cap.stderr is not None
+        assert cap.stderr.readline().strip() == "ready"  # the capture socket is open
         subprocess.run(
             ["ip", "netns", "exec", ns2, "ping", "-c", "5", "-i", "0.2", "-W", "1", "10.213.0.1"],
             check=True,
