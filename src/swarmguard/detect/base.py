@@ -20,10 +20,17 @@ from typing import ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from swarmguard.features.stats import FeatureStats
 from swarmguard.records.dataset import LabeledTable
 from swarmguard.registry import Registry
 
-__all__ = ["DETECTORS", "Detector", "FloatArray", "SupportsParameters"]
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "FloatArray",
+    "SupportsLocalTraining",
+    "SupportsParameters",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -63,6 +70,29 @@ class SupportsParameters(Protocol):
 
     def set_parameters(self, parameters: list[npt.NDArray[np.float64]]) -> None:
         """Replace the learned weights with ``parameters`` (same shapes as returned)."""
+        ...
+
+
+@runtime_checkable
+class SupportsLocalTraining(Protocol):
+    """A detector that trains in rounds from its current parameters (federated learning).
+
+    Every agent calls ``prepare`` with the same aggregated ``FeatureStats`` (and seed), so all
+    agents share one preprocessing and their parameter arrays line up; ``train_epochs`` continues
+    from the current parameters (set by ``set_parameters``); ``choose_threshold`` picks the
+    decision threshold on the given training rows only.
+    """
+
+    def prepare(self, stats: FeatureStats) -> None:
+        """Fix preprocessing from ``stats`` and initialise the model (seeded), without training."""
+        ...
+
+    def train_epochs(self, rows: LabeledTable, epochs: int) -> int:
+        """Train ``epochs`` passes over ``rows`` from the current weights; return rows used."""
+        ...
+
+    def choose_threshold(self, rows: LabeledTable) -> None:
+        """Set ``threshold`` from scores on these (training) rows."""
         ...
 
 

@@ -34,7 +34,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from swarmguard.records.dataset import LabeledTable
 
-__all__ = ["TabularPreprocessor", "numeric_matrix"]
+__all__ = ["TabularPreprocessor", "numeric_matrix", "signed_log1p"]
 
 FloatMatrix = npt.NDArray[np.float64]
 
@@ -70,7 +70,8 @@ def _category_matrix(table: pa.Table, columns: tuple[str, ...]) -> npt.NDArray[n
     return out
 
 
-def _signed_log1p(x: FloatMatrix) -> FloatMatrix:
+def signed_log1p(x: FloatMatrix) -> FloatMatrix:
+    """Return ``sign(x) * log1p(|x|)`` elementwise (NaN stays NaN)."""
     return np.sign(x) * np.log1p(np.abs(x))
 
 
@@ -108,7 +109,7 @@ class TabularPreprocessor:
             self._imputer = SimpleImputer(strategy="median", keep_empty_features=True)
             x = self._imputer.fit_transform(x)
             if self.log_transform:
-                x = _signed_log1p(x)
+                x = signed_log1p(x)
             self._scaler = StandardScaler().fit(x)
         if self.categorical_columns:
             self._encoder = OneHotEncoder(
@@ -134,7 +135,7 @@ class TabularPreprocessor:
         if self._imputer is not None and self._scaler is not None:
             x = self._imputer.transform(numeric_matrix(rows.table, self.numeric_columns))
             if self.log_transform:
-                x = _signed_log1p(x)
+                x = signed_log1p(x)
             parts.append(np.asarray(self._scaler.transform(x), dtype=np.float64))
         if self._encoder is not None:
             cats = _category_matrix(rows.table, self.categorical_columns)
