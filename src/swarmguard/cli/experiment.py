@@ -27,7 +27,8 @@ def print_holdout(title: str, result: dict[str, Any]) -> None:
         f"attacks of families never seen in training ({pooled['families']} families): "
         f"detection rate {100 * pooled['detection_rate']:.1f} % pooled, "
         f"{100 * pooled['macro_detection_rate']:.1f} % macro; "
-        f"false alarm rate {100 * pooled['false_alarm_rate']:.1f} %"
+        f"false alarm rate {100 * pooled['false_alarm_rate']:.1f} %",
+        soft_wrap=True,
     )
 
 

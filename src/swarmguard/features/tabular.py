@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from swarmguard.records.dataset import LabeledTable
+
+if TYPE_CHECKING:
+    from swarmguard.features.stats import FeatureStats
 
 __all__ = ["TabularPreprocessor", "numeric_matrix", "signed_log1p"]
 
@@ -45,8 +49,9 @@ def numeric_matrix(table: pa.Table, columns: tuple[str, ...]) -> FloatMatrix:
     Columns that are absent from ``table`` come back as all-NaN (imputed later).
     """
     out = np.full((table.num_rows, len(columns)), np.nan, dtype=np.float64)
+    present = set(table.column_names)  # column_names builds a new list on every access
     for j, name in enumerate(columns):
-        if name not in table.column_names:
+        if name not in present:
             continue
         col = table.column(name)
         if pa.types.is_boolean(col.type):
@@ -61,8 +66,9 @@ def numeric_matrix(table: pa.Table, columns: tuple[str, ...]) -> FloatMatrix:
 
 def _category_matrix(table: pa.Table, columns: tuple[str, ...]) -> npt.NDArray[np.object_]:
     out = np.empty((table.num_rows, len(columns)), dtype=object)
+    present = set(table.column_names)
     for j, name in enumerate(columns):
-        if name not in table.column_names:
+        if name not in present:
             out[:, j] = ""
             continue
         values = pc.fill_null(pc.cast(table.column(name), pa.string()), "")
@@ -121,6 +127,73 @@ class TabularPreprocessor:
             )
             self._encoder.fit(_category_matrix(train.table, self.categorical_columns))
         return self
+
+    @classmethod
+    def from_stats(
+        cls,
+        stats: FeatureStats,
+        *,
+        min_category_frequency: int = 5,
+        max_categories: int = 64,
+    ) -> TabularPreprocessor:
+        """Build the preprocessing from aggregated statistics instead of rows (federated).
+
+        Numeric columns: a missing value becomes the aggregated mean in log space (the median
+        cannot be aggregated from counts and sums), then each column is standardised by the
+        aggregated mean and standard deviation. Categorical columns: one-hot over the
+        aggregated category counts, with the same folding of rare categories as ``fit``.
+
+        Examples
+        --------
+        >>> import pyarrow as pa
+        >>> from swarmguard.features.stats import FeatureStats
+        >>> from swarmguard.records.dataset import LabeledTable
+        >>> t = pa.table({"uid": ["a", "b", "c"], "x": [0.0, None, 2.0], "p": ["u", "u", "v"],
+        ...               "label": ["benign"] * 3, "label_original": ["n"] * 3})
+        >>> rows = LabeledTable(t, "demo", ("x",), ("p",))
+        >>> pre = TabularPreprocessor.from_stats(FeatureStats.from_rows(rows),
+        ...                                      min_category_frequency=1)
+        >>> pre.transform(rows).round(3).tolist()
+        [[-1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+        """
+        pre = cls(
+            log_transform=True,
+            min_category_frequency=min_category_frequency,
+            max_categories=max_categories,
+        )
+        pre.format = stats.format
+        pre.numeric_columns = stats.numeric_columns
+        pre.categorical_columns = stats.categorical_columns
+        if stats.numeric_columns:
+            mean = stats.mean()
+            # The imputer works before the log: fill with the value whose signed log1p is the
+            # aggregated mean, so imputed entries land exactly on the mean after the log.
+            raw_fill = np.sign(mean) * np.expm1(np.abs(mean))
+            imputer = SimpleImputer(strategy="mean", keep_empty_features=True)
+            pre._imputer = imputer.fit(raw_fill.reshape(1, -1))
+            std = stats.std()
+            scaler = StandardScaler()
+            scaler.mean_ = mean
+            scaler.var_ = std**2
+            scaler.scale_ = std
+            scaler.n_features_in_ = len(mean)
+            scaler.n_samples_seen_ = int(stats.rows)
+            pre._scaler = scaler
+        if stats.categorical_columns:
+            matrix = np.empty((stats.rows, len(stats.categorical_columns)), dtype=object)
+            for j, col in enumerate(stats.categorical_columns):
+                counts = stats.category_counts.get(col, {})
+                values = [v for v, k in sorted(counts.items()) for _ in range(k)]
+                values += [""] * (stats.rows - len(values))
+                matrix[:, j] = np.asarray(values[: stats.rows], dtype=object)
+            pre._encoder = OneHotEncoder(
+                handle_unknown="infrequent_if_exist",
+                min_frequency=min_category_frequency,
+                max_categories=max_categories,
+                sparse_output=False,
+                dtype=np.float64,
+            ).fit(matrix)
+        return pre
 
     def transform(self, rows: LabeledTable) -> FloatMatrix:
         """Return the feature matrix of ``rows`` (one row per input row)."""

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from swarmguard.records.base import RecordModel
 
-__all__ = ["Alert", "AlertInfo"]
+__all__ = ["Alert", "AlertInfo", "EtherInfo", "FlowInfo", "HttpInfo", "PacketInfo"]
 
 
 class AlertInfo(BaseModel):
@@ -41,6 +41,55 @@ class AlertInfo(BaseModel):
     severity: int = Field(ge=1, le=4, description="1 high ... 4 informational (Suricata)")
 
 
+class EtherInfo(BaseModel):
+    """The EVE ``ether`` object (MAC addresses of the alerting packet)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    src_mac: str
+    dest_mac: str
+
+
+class FlowInfo(BaseModel):
+    """The EVE ``flow`` object of an alert: the flow's counters when the alert fired."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pkts_toserver: int
+    pkts_toclient: int
+    bytes_toserver: int
+    bytes_toclient: int
+    start: str = Field(description="flow start, EVE format (2009-10-16T16:44:16.083524+0000)")
+    src_ip: str | None = None
+    dest_ip: str | None = None
+    src_port: int | None = None
+    dest_port: int | None = None
+
+
+class HttpInfo(BaseModel):
+    """The EVE ``http`` object of an alert on an HTTP transaction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hostname: str | None = None
+    url: str | None = None
+    http_user_agent: str | None = None
+    http_content_type: str | None = None
+    http_refer: str | None = None
+    http_method: str | None = None
+    protocol: str | None = None
+    status: int | None = None
+    length: int | None = None
+
+
+class PacketInfo(BaseModel):
+    """The EVE ``packet_info`` object (link type of the logged ``packet``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    linktype: int
+
+
 class Alert(RecordModel):
     """A scored detection about one flow, packet or log event."""
 
@@ -54,6 +103,16 @@ class Alert(RecordModel):
     flow_id: int | None = None
     app_proto: str | None = None
     alert: AlertInfo
+    pcap_cnt: int | None = Field(default=None, description="packet number in the capture")
+    tx_id: int | None = Field(default=None, description="application transaction id")
+    direction: Literal["to_server", "to_client"] | None = None
+    pkt_src: str | None = Field(default=None, description="wire/pcap, stream (flow timeout)")
+    stream: int | None = Field(default=None, description="1 if matched on the stream")
+    ether: EtherInfo | None = None
+    flow: FlowInfo | None = None
+    http: HttpInfo | None = None
+    packet: str | None = Field(default=None, description="base64 of the packet")
+    packet_info: PacketInfo | None = None
     detector: str = Field(description="registry name of the detector that fired")
     score: float = Field(ge=0.0, le=1.0, description="attack score in [0, 1]")
     evidence: list[str] = Field(default_factory=list, description="uids of flows, events, rows")

@@ -66,10 +66,11 @@ class LabeledTable:
     sources: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        present = set(self.table.column_names)  # column_names is rebuilt on every access
         missing = [
             c
             for c in (*RESERVED_COLUMNS, *self.numeric_columns, *self.categorical_columns)
-            if c not in self.table.column_names
+            if c not in present
         ]
         if missing:
             raise ValueError(f"{self.format} table lacks columns: {', '.join(missing)}")

@@ -172,7 +172,8 @@ def validate_flow_table(table: pa.Table) -> pa.Table:
     >>> validate_flow_table(empty_flow_table()).num_columns == len(FLOW_FIELDS)
     True
     """
-    missing = [name for name in FLOW_SCHEMA.names if name not in table.column_names]
+    present = set(table.column_names)
+    missing = [name for name in FLOW_SCHEMA.names if name not in present]
     if missing:
         raise ValueError(f"flow table lacks columns: {', '.join(missing)}")
     try:
