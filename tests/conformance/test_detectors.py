@@ -50,6 +50,8 @@ def test_implements_the_protocol(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_scores_are_probabilities_and_separate_classes(name: str) -> None:
     det = _new(name)
+    if getattr(det, "learned", True) is False:
+        pytest.skip(f"{name} uses fixed rules; nothing is learned from these synthetic columns")
     det.fit(_rows(0))
     test = _rows(1)
     scores = det.score(test)

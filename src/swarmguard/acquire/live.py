@@ -26,10 +26,11 @@ import pyarrow as pa
 
 from swarmguard.acquire.flowmeter import FlowMeter
 from swarmguard.acquire.packets import FragmentTracker, decode_frames
+from swarmguard.acquire.rawpackets import Packet, decode_packet
 from swarmguard.config import FlowMeterSettings
 from swarmguard.errors import SwarmguardError
 
-__all__ = ["capture_live", "open_raw_socket"]
+__all__ = ["capture_live", "live_packets", "open_raw_socket"]
 
 logger = logging.getLogger(__name__)
 
@@ -198,3 +199,49 @@ def _decode_into(
     frags.apply(res.packets)
     meter.add(res.packets)
     return int(res.bad_packet_no.size)
+
+
+def live_packets(
+    interface: str,
+    *,
+    duration_s: float | None = None,
+    max_packets: int | None = None,
+    clock: Callable[[], int] = time.time_ns,
+) -> Iterator[Packet]:
+    """Capture on ``interface`` and yield decoded packets one by one (for the rule engine).
+
+    The socket is opened by this call (privilege and interface errors are raised at once, one
+    line each); iteration stops after ``duration_s`` seconds or ``max_packets`` frames.
+    """
+    sock = open_raw_socket(interface)
+    return _packets(sock, duration_s, max_packets, clock)
+
+
+def _packets(
+    sock: socket.socket,
+    duration_s: float | None,
+    max_packets: int | None,
+    clock: Callable[[], int],
+) -> Iterator[Packet]:
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    seen = 0
+    try:
+        while max_packets is None or seen < max_packets:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(max(min(left, 0.5), 0.001))
+            else:
+                sock.settimeout(0.5)
+            try:
+                data, addr = sock.recvfrom(_SNAPLEN)
+            except TimeoutError:
+                continue
+            if addr[3] == _ARPHRD_LOOPBACK and addr[2] == _PACKET_OUTGOING:
+                continue  # loopback shows each frame twice
+            seen += 1
+            linktype = 101 if addr[3] == _ARPHRD_NONE else 1
+            yield decode_packet(data, linktype=linktype, ts_ns=clock(), number=seen)
+    finally:
+        sock.close()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from swarmguard.cli.agent import agent_command
+from swarmguard.cli.certs import certs_command
+from swarmguard.cli.coordinator import coordinator_command
 from swarmguard.cli.demo import demo_command
 from swarmguard.cli.detect import detect_command
 from swarmguard.cli.evaluate import evaluate_command
 from swarmguard.cli.experiment import experiment_app
+from swarmguard.cli.federate import federate_app
 from swarmguard.cli.ingest import ingest_command
+from swarmguard.cli.rules_test import rules_test_command
+from swarmguard.cli.sigma_test import sigma_test_command
 from swarmguard.cli.split import split_command
 
 __all__ = ["app", "main"]
@@ -25,7 +31,13 @@ app.command("detect")(detect_command)
 app.command("evaluate")(evaluate_command)
 app.command("split")(split_command)
 app.command("demo")(demo_command)
+app.command("rules-test")(rules_test_command)
+app.command("sigma-test")(sigma_test_command)
 app.add_typer(experiment_app, name="experiment")
+app.add_typer(federate_app, name="federate")
+app.command("certs")(certs_command)
+app.command("coordinator")(coordinator_command)
+app.command("agent")(agent_command)
 
 
 @app.callback()

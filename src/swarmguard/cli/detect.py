@@ -1,24 +1,65 @@
-"""``swarmguard detect``: score a capture and write one EVE alert per line."""
+"""``swarmguard detect``: inspect a capture and write one EVE alert per line.
+
+With ``--rules FILE`` (or with neither ``--rules`` nor ``--detector`` / ``--model``: the shipped
+rule set) the signature engine inspects every packet; with ``--detector`` / ``--model`` a
+learned detector scores the capture's metered flows.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from swarmguard.acquire.live import live_packets
 from swarmguard.acquire.pcap import read_pcap
+from swarmguard.acquire.rawpackets import Packet, iter_packets
 from swarmguard.cli.console import byte_progress, guarded, input_size, out, setup_logging, spinner
+from swarmguard.cli.detect_logs import detect_logs
 from swarmguard.config import Settings
 from swarmguard.detect.alerts import alerts_from_flows
 from swarmguard.detect.base import DETECTORS, Detector
 from swarmguard.detect.default_model import default_detector
 from swarmguard.detect.persist import model_detector_name
+from swarmguard.detect.rules.engine import EngineConfig, RuleEngine
+from swarmguard.detect.rules.parser import RuleLoadReport, parse_rules
 from swarmguard.errors import SkipLog
 from swarmguard.features.mapping import flows_as_table, flows_to_dataset
+from swarmguard.records.alert import Alert
 
-__all__ = ["detect_command", "load_model"]
+__all__ = ["default_rules_path", "detect_command", "load_model", "run_rules"]
+
+
+def default_rules_path() -> Path:
+    """The shipped Suricata-syntax rule set."""
+    return Path(str(resources.files("swarmguard.detect.rules") / "default" / "swarmguard.rules"))
+
+
+def run_rules(
+    packets: Iterable[Packet],
+    rules_file: Path,
+    eve: Path,
+    *,
+    skip_unsupported: bool,
+    config: EngineConfig,
+    skip_bad: bool,
+) -> tuple[int, int, RuleLoadReport, list[Alert]]:
+    """Run the rule engine over packets; write EVE lines as alerts come (flushed each time)."""
+    report = RuleLoadReport()
+    rules = parse_rules(rules_file, skip_unsupported=skip_unsupported, report=report)
+    engine = RuleEngine(rules, config)
+    alerts: list[Alert] = []
+    eve.parent.mkdir(parents=True, exist_ok=True)
+    with eve.open("w", encoding="utf-8") as fh:
+        for alert in engine.run(packets):
+            fh.write(alert.to_eve_line() + "\n")
+            fh.flush()
+            alerts.append(alert)
+    return engine.stats.packets, len(rules), report, alerts
 
 
 def load_model(detector: str | None, model: Path | None, seed: int) -> Detector:
@@ -34,8 +75,44 @@ def load_model(detector: str | None, model: Path | None, seed: int) -> Detector:
 
 
 def detect_command(
-    pcap: Annotated[Path, typer.Option(help="capture file (pcap or pcapng)")],
     eve: Annotated[Path, typer.Option(help="write EVE JSON alerts here, one per line")],
+    pcap: Annotated[
+        Path | None, typer.Option(help="capture file (pcap or pcapng) to inspect")
+    ] = None,
+    logs: Annotated[
+        Path | None, typer.Option(help="log file to run Sigma rules over (gzip allowed)")
+    ] = None,
+    live: Annotated[
+        str | None,
+        typer.Option(help="inspect live traffic on this interface with the rules (needs root)"),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="with --live: stop after this many seconds")
+    ] = None,
+    log_format: Annotated[
+        str,
+        typer.Option(help="with --logs: auto, evtx, evtx-json, auth, syslog, access or jsonl"),
+    ] = "auto",
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --pcap: Suricata-syntax rules file (default: the shipped rule set); "
+            "with --logs: folder of Sigma rules (required)"
+        ),
+    ] = None,
+    skip_unsupported: Annotated[
+        bool,
+        typer.Option("--skip-unsupported", help="load the rules that parse; report the rest"),
+    ] = False,
+    midstream: Annotated[
+        bool, typer.Option("--midstream", help="pick up TCP sessions already under way")
+    ] = False,
+    checksums: Annotated[
+        bool, typer.Option("--checksums", help="ignore packets with bad checksums in streams")
+    ] = False,
+    eve_packet: Annotated[
+        bool, typer.Option("--eve-packet", help="add the packet (base64) to each rule alert")
+    ] = False,
     detector: Annotated[
         str | None, typer.Option(help="detector name (default: the one saved in --model)")
     ] = None,
@@ -53,12 +130,71 @@ def detect_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
 ) -> None:
-    """Meter flows from a capture, score them, and write alerts as EVE JSON lines."""
+    """Inspect a capture (rules or a learned detector) or a log file (Sigma); write EVE lines."""
     setup_logging(verbose)
     show = not quiet
     with guarded():
-        if not pcap.is_file():
+        if sum(x is not None for x in (pcap, logs, live)) != 1:
+            raise ValueError("give exactly one of --pcap, --logs or --live")
+        if logs is not None:
+            if rules is None:
+                raise ValueError("--logs needs --rules RULES_DIR (a folder of Sigma rules)")
+            detect_logs(
+                logs,
+                log_format,
+                rules,
+                eve,
+                skip_unsupported=skip_unsupported,
+                skip_bad=skip_bad,
+                sensor_id=sensor_id,
+                show=show,
+            )
+            return
+        if live is not None and (detector is not None or model is not None):
+            raise ValueError("--live runs the rule engine; learned detectors need --pcap")
+        if pcap is not None and not pcap.is_file():
             raise FileNotFoundError(f"{pcap}: no such file")
+        if rules is not None or (detector is None and model is None):
+            if rules is not None and (detector is not None or model is not None):
+                raise ValueError("give either --rules or --detector/--model, not both")
+            rules_file = rules if rules is not None else default_rules_path()
+            if not rules_file.is_file():
+                raise FileNotFoundError(f"{rules_file}: no such rules file")
+            cfg = EngineConfig(
+                midstream=midstream,
+                checksum_validation=checksums,
+                eve_packet=eve_packet,
+                sensor_id=sensor_id,
+            )
+            packets: Iterable[Packet]
+            if live is not None:
+                packets = live_packets(live, duration_s=duration)
+            else:
+                assert pcap is not None
+                packets = iter_packets(pcap, stop_at_bad=skip_bad)
+            with spinner("inspecting packets" if live is None else f"watching {live}", show):
+                n_packets, n_rules, report, alerts = run_rules(
+                    packets,
+                    rules_file,
+                    eve,
+                    skip_unsupported=skip_unsupported,
+                    config=cfg,
+                    skip_bad=skip_bad,
+                )
+            if show:
+                if report.skipped:
+                    out.print(f"[yellow]{report.summary()}[/yellow]")
+                    for e in report.skipped[:10]:
+                        out.print(f"  skipped: {e}", markup=False)
+                top_sigs = Counter(a.alert.signature for a in alerts).most_common(3)
+                sigs = ", ".join(f"{s} ({n})" for s, n in top_sigs) or "none"
+                out.print(
+                    f"{n_packets} packets, {n_rules} rules, {len(alerts)} alerts -> {eve}; "
+                    f"top: {sigs}",
+                    markup=False,
+                )
+            return
+        assert pcap is not None
         with spinner("loading detector", show):
             det = load_model(detector, model, seed)
         skip_log = SkipLog()

@@ -24,7 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from swarmguard.records.base import RecordModel
 
-__all__ = ["Alert", "AlertInfo", "EtherInfo", "FlowInfo", "HttpInfo", "PacketInfo"]
+__all__ = ["Alert", "AlertInfo", "Endpoint", "EtherInfo", "FlowInfo", "HttpInfo", "PacketInfo"]
+
+
+class Endpoint(BaseModel):
+    """An EVE ``alert.source`` / ``alert.target`` object (rules with ``target``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ip: str
+    port: int | None = None
 
 
 class AlertInfo(BaseModel):
@@ -39,6 +48,11 @@ class AlertInfo(BaseModel):
     signature: str = Field(description="human-readable name of what fired")
     category: str = Field(description="classtype description or taxonomy class")
     severity: int = Field(ge=1, le=4, description="1 high ... 4 informational (Suricata)")
+    source: Endpoint | None = None
+    target: Endpoint | None = None
+    metadata: dict[str, list[str]] | None = Field(
+        default=None, description="rule metadata, key -> values (as Suricata logs it)"
+    )
 
 
 class EtherInfo(BaseModel):

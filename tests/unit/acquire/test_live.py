@@ -8,8 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -28,46 +26,6 @@ for t in flows:
     rows += t.select(["src_ip", "dest_ip", "proto", "pkts_toserver", "pkts_toclient"]).to_pylist()
 print(json.dumps(rows))
 """
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
-
-
-@pytest.fixture
-def netns_pair() -> Iterator[tuple[str, str]]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network namespaces")
-    if shutil.which("ip") is None or shutil.which("ping") is None:
-        pytest.fail("the net test needs `ip` (iproute2) and `ping` (iputils-ping)")
-    tag = uuid.uuid4().hex[:6]
-    ns1, ns2 = f"sgcap1-{tag}", f"sgcap2-{tag}"
-    try:
-        _ip("netns", "add", ns1)
-        _ip("netns", "add", ns2)
-        _ip(
-            "link",
-            "add",
-            f"sgv1{tag}",
-            "netns",
-            ns1,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            f"sgv2{tag}",
-            "netns",
-            ns2,
-        )
-        _ip("-n", ns1, "addr", "add", "10.213.0.1/24", "dev", f"sgv1{tag}")
-        _ip("-n", ns2, "addr", "add", "10.213.0.2/24", "dev", f"sgv2{tag}")
-        for ns, dev in ((ns1, f"sgv1{tag}"), (ns2, f"sgv2{tag}")):
-            _ip("-n", ns, "link", "set", dev, "up")
-            _ip("-n", ns, "link", "set", "lo", "up")
-        yield ns1, ns2
-    finally:
-        for ns in (ns1, ns2):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
 
 
 @pytest.mark.net
