@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,13 @@ import typer
 
 from swarmguard.acquire.datasets import load_dataset
 from swarmguard.acquire.pcap import read_pcap
+from swarmguard.acquire.rawpackets import iter_packets
 from swarmguard.cli.console import guarded, out, setup_logging, spinner
+from swarmguard.cli.detect import default_rules_path, run_rules
 from swarmguard.cli.experiment import print_holdout
 from swarmguard.detect.alerts import alerts_from_flows
 from swarmguard.detect.default_model import default_detector, demo_data_dir
+from swarmguard.detect.rules.engine import EngineConfig
 from swarmguard.detect.svm import SvmDetector
 from swarmguard.eval.holdout import holdout_experiment
 from swarmguard.features.mapping import flows_to_dataset
@@ -26,7 +30,7 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="seeds splits and models")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Capture to alerts, and SVM detection measured honestly, on the shipped samples."""
+    """Capture to alerts (rules and SVM), and detection measured honestly, on shipped samples."""
     setup_logging(verbose)
     started = time.perf_counter()
     with guarded():
@@ -44,9 +48,25 @@ def demo_command(
         packets = int(flows.column("pkts_toserver").to_numpy().sum())
         packets += int(flows.column("pkts_toclient").to_numpy().sum())
         out.print(
-            f"{pcap.name}: {packets} packets -> {flows.num_rows} flows -> "
+            f"{pcap.name}: {packets} packets -> {flows.num_rows} flows -> SVM: "
             f"{len(alerts)} alerts ({100 * len(alerts) / max(flows.num_rows, 1):.1f} % of flows "
             f"flagged; the capture is a spoofed SYN flood) -> {eve}"
+        )
+        rules_eve = out_dir / "rules.eve.jsonl"
+        _, n_rules, _, rule_alerts = run_rules(
+            iter_packets(pcap),
+            default_rules_path(),
+            rules_eve,
+            skip_unsupported=False,
+            config=EngineConfig(),
+            skip_bad=False,
+        )
+        kinds = Counter(f"{a.alert.signature} [{a.alert.category}]" for a in rule_alerts)
+        summary = "; ".join(f"{k} x{n}" for k, n in kinds.most_common(3)) or "none"
+        out.print(
+            f"shipped rule set ({n_rules} rules): {len(rule_alerts)} alerts ({summary}) "
+            f"-> {rules_eve}",
+            markup=False,
         )
         for n, (name, sub) in enumerate(
             (("NSL-KDD", "nsl-kdd"), ("CIC-IDS2017", "cic-ids2017")), start=2
