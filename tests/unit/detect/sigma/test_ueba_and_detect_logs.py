@@ -123,7 +123,7 @@ def test_loghub_flags_are_real_bursts(datasets_dir: Path) -> None:
     assert all(attempts[ip] >= det.burst_failures for ip in flagged)
 
 
-def test_detect_logs_writes_sigma_and_ueba_alerts(tmp_path: Path) -> None:
+def test_detect_logs_writes_sigma_ueba_and_rule_alerts(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "ssh.yml").write_text(
@@ -145,8 +145,9 @@ def test_detect_logs_writes_sigma_and_ueba_alerts(tmp_path: Path) -> None:
         log, "auto", rules, eve, skip_unsupported=False, skip_bad=False, sensor_id="s1", show=False
     )
     lines = [json.loads(x) for x in eve.read_text().splitlines()]
-    assert n == len(lines) == 13
-    assert Counter(x["detector"] for x in lines) == {"sigma": 12, "ueba": 1}
+    assert n == len(lines) == 14
+    # 12 Sigma hits, one ueba burst, one threshold-rule alert (12 failed passwords in 60 s).
+    assert Counter(x["detector"] for x in lines) == {"sigma": 12, "ueba": 1, "rules": 1}
     sigma = next(x for x in lines if x["detector"] == "sigma")
     assert sigma["alert"]["category"] == "brute_force"
     assert sigma["src_ip"] == "203.0.113.7"
