@@ -146,6 +146,7 @@ def _iter_pcap(fh: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[RecordBa
         while pos + 16 <= end:
             sec, frac, incl, orig = rec.unpack_from(data, pos)
             if incl > limit:
+                yield b.batch(data, first_no, consumed + pos)  # keep the records before it
                 raise _Bad(no, f"corrupt record header (captured length {incl})")
             if pos + 16 + incl > end:
                 break
@@ -185,59 +186,78 @@ def _iter_pcapng(fh: BinaryIO, head: bytes, chunk_bytes: int) -> Iterator[Record
         end = len(data)
         b = _Batcher()
         first_no = no
-        while pos + 12 <= end:
-            btype_raw = data[pos : pos + 4]
-            if btype_raw == _PCAPNG_MAGIC:
-                if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a":
-                    endian = "<"
-                elif data[pos + 8 : pos + 12] == b"\x1a\x2b\x3c\x4d":
-                    endian = ">"
-                else:
-                    raise _Bad(no, "corrupt pcapng section header (byte-order magic)")
-                ifaces = []
-            btype, blen = struct.unpack_from(endian + "II", data, pos)
-            if blen < 12 or blen % 4 or blen > MAX_RECORD:
-                raise _Bad(no, f"corrupt pcapng block header (block length {blen})")
-            if pos + blen > end:
-                break
-            body = pos + 8
-            if btype == 1:
-                if blen < 20:
-                    raise _Bad(no, "corrupt pcapng interface block")
-                lt, _, snap = struct.unpack_from(endian + "HHI", data, body)
-                ifaces.append((lt, snap, _tsresol(data[body + 8 : pos + blen - 4], endian)))
-            elif btype in (6, 2, 3):
-                if btype == 3:
-                    if blen < 16 or not ifaces:
-                        raise _Bad(no, "corrupt pcapng simple packet block")
-                    (wire,) = struct.unpack_from(endian + "I", data, body)
-                    iface, ticks, data_at = 0, -1, body + 4
-                    cap = min(wire, blen - 16, ifaces[0][1] or wire)
-                else:
-                    if blen < 32:
-                        raise _Bad(no, "corrupt pcapng packet block")
-                    if btype == 6:
-                        iface, hi, lo, cap, wire = struct.unpack_from(endian + "IIIII", data, body)
-                    else:
-                        iface, _, hi, lo, cap, wire = struct.unpack_from(
-                            endian + "HHIIII", data, body
-                        )
-                    ticks = (hi << 32) | lo
-                    data_at = body + 20
-                    if iface >= len(ifaces):
-                        raise _Bad(no, f"packet names undeclared interface {iface}")
-                    if cap > blen - 32:
-                        raise _Bad(no, f"corrupt packet block (captured length {cap})")
-                lt, _, per_s = ifaces[iface]
-                ts = 0 if ticks < 0 else ticks * 1_000_000_000 // per_s
-                b.add(data_at, cap, max(wire, cap), ts, lt)
-                no += 1
-            pos += blen
+        try:
+            pos, endian, no = _walk_pcapng_blocks(data, pos, end, endian, ifaces, b, no)
+        except _Bad:
+            yield b.batch(data, first_no, consumed + pos)  # keep the records before it
+            raise
         consumed += pos
         yield b.batch(data, first_no, consumed)
         pending = data[pos:]
         if eof and pending:
             raise _Bad(no, f"capture cut inside block of packet {no} ({len(pending)} bytes)")
+
+
+def _walk_pcapng_blocks(
+    data: bytes,
+    pos: int,
+    end: int,
+    endian: str,
+    ifaces: list[tuple[int, int, int]],
+    b: _Batcher,
+    no: int,
+) -> tuple[int, str, int]:
+    """Add the packet blocks of ``data[pos:end]`` to ``b``; return (pos, endian, next number).
+
+    Stops before an incomplete block. ``ifaces`` is updated in place.
+    """
+    while pos + 12 <= end:
+        btype_raw = data[pos : pos + 4]
+        if btype_raw == _PCAPNG_MAGIC:
+            if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif data[pos + 8 : pos + 12] == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            else:
+                raise _Bad(no, "corrupt pcapng section header (byte-order magic)")
+            ifaces.clear()
+        btype, blen = struct.unpack_from(endian + "II", data, pos)
+        if blen < 12 or blen % 4 or blen > MAX_RECORD:
+            raise _Bad(no, f"corrupt pcapng block header (block length {blen})")
+        if pos + blen > end:
+            break
+        body = pos + 8
+        if btype == 1:
+            if blen < 20:
+                raise _Bad(no, "corrupt pcapng interface block")
+            lt, _, snap = struct.unpack_from(endian + "HHI", data, body)
+            ifaces.append((lt, snap, _tsresol(data[body + 8 : pos + blen - 4], endian)))
+        elif btype in (6, 2, 3):
+            if btype == 3:
+                if blen < 16 or not ifaces:
+                    raise _Bad(no, "corrupt pcapng simple packet block")
+                (wire,) = struct.unpack_from(endian + "I", data, body)
+                iface, ticks, data_at = 0, -1, body + 4
+                cap = min(wire, blen - 16, ifaces[0][1] or wire)
+            else:
+                if blen < 32:
+                    raise _Bad(no, "corrupt pcapng packet block")
+                if btype == 6:
+                    iface, hi, lo, cap, wire = struct.unpack_from(endian + "IIIII", data, body)
+                else:
+                    iface, _, hi, lo, cap, wire = struct.unpack_from(endian + "HHIIII", data, body)
+                ticks = (hi << 32) | lo
+                data_at = body + 20
+                if iface >= len(ifaces):
+                    raise _Bad(no, f"packet names undeclared interface {iface}")
+                if cap > blen - 32:
+                    raise _Bad(no, f"corrupt packet block (captured length {cap})")
+            lt, _, per_s = ifaces[iface]
+            ts = 0 if ticks < 0 else ticks * 1_000_000_000 // per_s
+            b.add(data_at, cap, max(wire, cap), ts, lt)
+            no += 1
+        pos += blen
+    return pos, endian, no
 
 
 def iter_records(

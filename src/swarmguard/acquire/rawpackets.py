@@ -27,8 +27,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
+from swarmguard.acquire.pcap import iter_records
 from swarmguard.errors import InputError
 
 __all__ = [
@@ -52,7 +52,6 @@ LINKTYPE_RAW_IPV4 = 228
 LINKTYPE_RAW_IPV6 = 229
 LINKTYPE_SLL2 = 276
 DLT_RAW_ALT = (12, 14)
-MAX_RECORD = 16 << 20
 
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG, TCP_ECE, TCP_CWR = (
     0x01,
@@ -353,119 +352,36 @@ def _has_tfo_option(opts: bytes) -> bool:
 
 
 def iter_frames(path: Path, *, stop_at_bad: bool = False) -> Iterator[Frame]:
-    """Yield the records of a pcap or pcapng file one by one.
+    """Yield the records of a pcap or pcapng file one by one (read by ``pcap.iter_records``).
 
     Raises
     ------
     InputError
         If the file is empty or not a capture; or, unless ``stop_at_bad``, if a record is
-        corrupt or cut short (with ``stop_at_bad`` reading stops there with a warning).
+        corrupt or cut short (with ``stop_at_bad`` reading stops there with a warning, after
+        every record before it).
     """
-    with path.open("rb") as fh:
-        head = fh.read(4)
-        if not head:
-            raise InputError(path, "empty file, not a pcap or pcapng capture")
+    records = iter_records(path)
+    while True:
         try:
-            if head == b"\x0a\x0d\x0d\x0a":
-                yield from _pcapng(fh, head)
-            elif head in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-                yield from _pcap(fh, "<", head == b"\x4d\x3c\xb2\xa1")
-            elif head in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-                yield from _pcap(fh, ">", head == b"\xa1\xb2\x3c\x4d")
-            else:
-                raise InputError(path, f"not a pcap or pcapng capture (magic bytes {head.hex()})")
-        except _Cut as exc:
-            if not stop_at_bad:
-                raise InputError(path, exc.message, packet=exc.number) from None
-            logger.warning("%s: packet %d: %s; stopping there", path, exc.number, exc.message)
-
-
-class _Cut(Exception):
-    def __init__(self, number: int, message: str) -> None:
-        super().__init__(message)
-        self.number = number
-        self.message = message
-
-
-def _pcap(fh: BinaryIO, endian: str, nanos: bool) -> Iterator[Frame]:
-    head = fh.read(20)
-    if len(head) < 20:
-        raise _Cut(1, "pcap file header cut short")
-    linktype = struct.unpack(endian + "HHiIII", head)[5] & 0x0FFFFFFF
-    rec = struct.Struct(endian + "IIII")
-    number = 0
-    while True:
-        hdr = fh.read(16)
-        if not hdr:
+            batch = next(records)
+        except StopIteration:
             return
-        number += 1
-        if len(hdr) < 16:
-            raise _Cut(number, "record header cut short")
-        sec, frac, incl, _orig = rec.unpack(hdr)
-        if incl > MAX_RECORD:
-            raise _Cut(number, f"corrupt record header (captured length {incl})")
-        data = fh.read(incl)
-        if len(data) < incl:
-            raise _Cut(number, f"capture cut inside packet {number}")
-        ts = sec * 1_000_000_000 + (frac if nanos else frac * 1000)
-        yield Frame(data, linktype, ts, number)
-
-
-def _pcapng(fh: BinaryIO, first: bytes) -> Iterator[Frame]:
-    endian = "<"
-    links: list[tuple[int, int]] = []
-    number = 0
-    pending = first
-    while True:
-        head = pending + fh.read(8 - len(pending))
-        pending = b""
-        if not head:
+        except InputError as exc:
+            if not stop_at_bad or exc.packet is None:
+                raise
+            logger.warning("%s; stopping there", exc)
             return
-        if len(head) < 8:
-            raise _Cut(number + 1, "block header cut short")
-        if head[:4] == b"\x0a\x0d\x0d\x0a":
-            bom = fh.read(4)
-            endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
-            length = struct.unpack(endian + "I", head[4:8])[0]
-            body = bom + fh.read(length - 12)
-            links = []
-            continue
-        btype, length = struct.unpack(endian + "II", head)
-        if length < 12 or length > MAX_RECORD:
-            raise _Cut(number + 1, f"corrupt block length {length}")
-        body = fh.read(length - 8)
-        if len(body) < length - 8:
-            raise _Cut(number + 1, "block cut short")
-        if btype == 1:
-            lt = struct.unpack_from(endian + "H", body, 0)[0]
-            links.append((lt, _tsresol(body[8:-4], endian)))
-        elif btype in (6, 2):
-            number += 1
-            if btype == 6:
-                iface, hi, lo, cap, _orig = struct.unpack_from(endian + "IIIII", body, 0)
-            else:
-                iface, _drops, hi, lo, cap, _orig = struct.unpack_from(endian + "HHIIII", body, 0)
-            lt, units = links[iface] if iface < len(links) else (1, 1_000_000)
-            ts = ((hi << 32) | lo) * 1_000_000_000 // units
-            yield Frame(body[20 : 20 + cap], lt, ts, number)
-        elif btype == 3:
-            number += 1
-            lt, _ = links[0] if links else (1, 1_000_000)
-            orig = struct.unpack_from(endian + "I", body, 0)[0]
-            yield Frame(body[4 : 4 + min(orig, len(body) - 8)], lt, 0, number)
-
-
-def _tsresol(options: bytes, endian: str) -> int:
-    i = 0
-    while i + 4 <= len(options):
-        code, olen = struct.unpack_from(endian + "HH", options, i)
-        if code == 0:
-            break
-        if code == 9 and olen >= 1:
-            v = int(options[i + 4])
-            return int(2 ** (v & 0x7F) if v & 0x80 else 10 ** (v & 0x7F))
-        i += 4 + ((olen + 3) & ~3)
-    return 1_000_000
+        buf = batch.buf.tobytes()
+        for off, cap, ts, lt, no in zip(
+            batch.offsets.tolist(),
+            batch.caplen.tolist(),
+            batch.ts_ns.tolist(),
+            batch.linktype.tolist(),
+            batch.packet_no.tolist(),
+            strict=True,
+        ):
+            yield Frame(buf[off : off + cap], lt, ts, no)
 
 
 def iter_packets(path: Path, *, stop_at_bad: bool = False) -> Iterator[Packet]:
