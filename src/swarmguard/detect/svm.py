@@ -141,12 +141,9 @@ class SvmDetector:
         return Pipeline([("rff", rff), ("svm", svc)])
 
     def _subsample(self, train: LabeledTable) -> LabeledTable:
-        if train.num_rows <= self.max_train_rows:
-            return train
-        rng = np.random.default_rng(self.seed)
-        idx = np.sort(rng.choice(train.num_rows, self.max_train_rows, replace=False))
-        log.info("training on a random %d of %d rows", self.max_train_rows, train.num_rows)
-        return train.take(idx)
+        if train.num_rows > self.max_train_rows:
+            log.info("training on a random %d of %d rows", self.max_train_rows, train.num_rows)
+        return train.sample(self.max_train_rows, self.seed)
 
     def fit(self, train: LabeledTable) -> None:
         """Fit preprocessing, calibration, threshold and the SVM on ``train`` only."""

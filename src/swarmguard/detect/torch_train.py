@@ -259,12 +259,9 @@ class TorchDetector:
         return auto_epochs(units, self.batch_size, self.target_steps, self.max_epochs)
 
     def _subsample(self, rows: LabeledTable) -> LabeledTable:
-        if rows.num_rows <= self.max_train_rows:
-            return rows
-        rng = np.random.default_rng(self.seed)
-        idx = np.sort(rng.choice(rows.num_rows, self.max_train_rows, replace=False))
-        log.info("training on a random %d of %d rows", self.max_train_rows, rows.num_rows)
-        return rows.take(idx)
+        if rows.num_rows > self.max_train_rows:
+            log.info("training on a random %d of %d rows", self.max_train_rows, rows.num_rows)
+        return rows.sample(self.max_train_rows, self.seed)
 
     def prepare(self, stats: FeatureStats) -> None:
         """Fix preprocessing from aggregated ``stats`` and initialise the network (seeded)."""

@@ -109,6 +109,21 @@ class LabeledTable:
             sources=self.sources,
         )
 
+    def sample(self, max_rows: int, seed: int) -> LabeledTable:
+        """At most ``max_rows`` rows drawn at random (seeded), in their original order.
+
+        Examples
+        --------
+        >>> t = pa.table({"uid": list("abcd"), "label": ["benign"] * 4,
+        ...               "label_original": ["n"] * 4})
+        >>> LabeledTable(t, "demo", (), ()).sample(2, seed=0).num_rows
+        2
+        """
+        if self.num_rows <= max_rows:
+            return self
+        rng = np.random.default_rng(seed)
+        return self.take(np.sort(rng.choice(self.num_rows, max_rows, replace=False)))
+
     @staticmethod
     def concat(parts: list[LabeledTable]) -> LabeledTable:
         """Stack tables of one format (columns are unified by name)."""
