@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,deep,federated,service,logs]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,deep,federated,service,logs,defend,sandbox]'
 	touch $(STAMP)
 
 demo: install

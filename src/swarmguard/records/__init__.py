@@ -8,6 +8,7 @@ Contract: this package imports nothing else from swarmguard. Flows travel as Arr
 from swarmguard.records.alert import Alert, AlertInfo
 from swarmguard.records.base import RecordModel, new_uid
 from swarmguard.records.dataset import IDENTITY_COLUMNS, RESERVED_COLUMNS, LabeledTable
+from swarmguard.records.decision import Decision, DecisionReason, Feedback
 from swarmguard.records.flow import FLOW_FIELDS, FLOW_SCHEMA, empty_flow_table, validate_flow_table
 from swarmguard.records.labels import AttackClass
 from swarmguard.records.log import LogEvent
@@ -20,6 +21,9 @@ __all__ = [
     "Alert",
     "AlertInfo",
     "AttackClass",
+    "Decision",
+    "DecisionReason",
+    "Feedback",
     "LabeledTable",
     "LogEvent",
     "RecordModel",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmguard.records.alert import Alert
+from swarmguard.records.decision import Decision, Feedback
 from swarmguard.records.flow import FLOW_FIELDS
 from swarmguard.records.log import LogEvent
 
@@ -49,6 +50,8 @@ def generate() -> dict[str, dict[str, Any]]:
     return {
         "alert.schema.json": Alert.model_json_schema(),
         "log_event.schema.json": LogEvent.model_json_schema(),
+        "decision.schema.json": Decision.model_json_schema(),
+        "feedback.schema.json": Feedback.model_json_schema(),
         "flow.schema.json": _flow_schema(),
     }
 

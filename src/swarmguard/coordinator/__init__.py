@@ -1,0 +1,1 @@
+"""Composition root of the coordinator service: REST API, store, correlation, dashboard."""

@@ -1,0 +1,1 @@
+"""Cross-agent correlation: the same source seen by several agents, leaky buckets, blocklists."""

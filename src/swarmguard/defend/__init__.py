@@ -1,0 +1,1 @@
+"""Adaptive defence: CALDERA profiles, a multi-agent network environment, RL training, policies."""

@@ -1,0 +1,1 @@
+"""Response: policies choose decisions from alerts; enforcers apply them behind safety rails."""

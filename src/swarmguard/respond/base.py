@@ -1,0 +1,73 @@
+"""The two plug-in kinds of the response stage: ``Policy`` (alerts to decisions) and ``Enforcer``.
+
+Built-ins register by name in ``POLICIES`` and ``ENFORCERS`` as lazy ``"module:Class"`` paths;
+``rl`` (a trained defend/ policy) is one such name, loaded only when chosen.
+
+Examples
+--------
+>>> from datetime import datetime, UTC
+>>> ctx = PolicyContext(now=datetime(2026, 1, 1, tzinfo=UTC))
+>>> ctx.offences.get("203.0.113.7", 0)
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from swarmguard.records.alert import Alert
+from swarmguard.records.decision import Decision, Feedback
+from swarmguard.registry import Registry
+
+__all__ = ["ENFORCERS", "POLICIES", "Enforcer", "Policy", "PolicyContext"]
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy may look at besides the alerts: time, decisions in force, history."""
+
+    now: datetime
+    active: Sequence[Decision] = ()
+    offences: Mapping[str, int] = field(default_factory=dict)
+    """Decisions taken before against each target (repeat offenders get longer TTLs)."""
+    local_hosts: Sequence[str] = ()
+    """Addresses this agent protects (targets for quarantine / restore)."""
+    origin: str = "agent:local"
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Chooses decisions from a batch of alerts."""
+
+    name: str
+
+    def decide(self, alerts: Sequence[Alert], context: PolicyContext) -> list[Decision]:
+        """Return the decisions to take now (possibly none)."""
+        ...
+
+
+@runtime_checkable
+class Enforcer(Protocol):
+    """Applies decisions to one enforcement point; idempotent; owns its own namespace only."""
+
+    name: str
+
+    def apply(self, decision: Decision) -> Feedback:
+        """Put ``decision`` in force; applying it twice is harmless."""
+        ...
+
+    def revoke(self, decision: Decision) -> Feedback:
+        """Lift ``decision`` before its TTL."""
+        ...
+
+    def list(self) -> list[str]:
+        """Targets currently in force at this enforcement point."""
+        ...
+
+
+POLICIES: Registry[Policy] = Registry("policy", "swarmguard.policies")
+ENFORCERS: Registry[Enforcer] = Registry("enforcer", "swarmguard.enforcers")
+POLICIES.add("rl", "swarmguard.defend.policy:RlPolicy", extra="deep")

@@ -1,0 +1,1 @@
+"""Distributed sandbox: detonations scheduled on Ray, with reports and detector alerts."""
