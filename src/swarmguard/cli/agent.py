@@ -9,10 +9,11 @@ import typer
 
 from swarmguard.cli.console import guarded, setup_logging
 
-__all__ = ["agent_command"]
+__all__ = ["agent_app", "agent_command"]
 
 
 def agent_command(
+    ctx: typer.Context,
     federate: Annotated[bool, typer.Option("--federate", help="take part in training")] = False,
     coordinator: Annotated[
         str, typer.Option(help="coordinator SuperLink as host:port")
@@ -37,11 +38,13 @@ def agent_command(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """The edge agent. Today it serves federated training (--federate) until stopped."""
+    """The edge agent: `run --config` runs it; --federate serves federated training."""
+    if ctx.invoked_subcommand is not None:
+        return
     setup_logging(verbose)
     with guarded():
         if not federate:
-            raise ValueError("only --federate is available so far")
+            raise ValueError("give --federate or a sub-command (run); see --help")
         if data is None:
             raise ValueError("give --data: this agent's training rows")
         if ca is None and not insecure:
@@ -63,3 +66,9 @@ def agent_command(
         )
         if code:
             raise RuntimeError(f"the SuperNode exited with status {code}; see {workdir}")
+
+
+agent_app = typer.Typer(
+    help=agent_command.__doc__, invoke_without_command=True, pretty_exceptions_enable=False
+)
+agent_app.callback()(agent_command)

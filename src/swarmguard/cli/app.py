@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from swarmguard.cli.agent import agent_command
+from swarmguard.cli.agent import agent_app
 from swarmguard.cli.certs import certs_command
-from swarmguard.cli.coordinator import coordinator_command
+from swarmguard.cli.coordinator import coordinator_app
 from swarmguard.cli.demo import demo_command
 from swarmguard.cli.detect import detect_command
 from swarmguard.cli.evaluate import evaluate_command
@@ -36,8 +36,8 @@ app.command("sigma-test")(sigma_test_command)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(federate_app, name="federate")
 app.command("certs")(certs_command)
-app.command("coordinator")(coordinator_command)
-app.command("agent")(agent_command)
+app.add_typer(coordinator_app, name="coordinator")
+app.add_typer(agent_app, name="agent")
 
 
 @app.callback()

@@ -10,10 +10,11 @@ import typer
 
 from swarmguard.cli.console import guarded, out, setup_logging
 
-__all__ = ["coordinator_command"]
+__all__ = ["coordinator_app", "coordinator_command"]
 
 
 def coordinator_command(
+    ctx: typer.Context,
     federate: Annotated[bool, typer.Option("--federate", help="run federated training")] = False,
     detector: Annotated[str, typer.Option(help="detector to train, e.g. lstm")] = "lstm",
     clients: Annotated[int, typer.Option(help="agents to wait for")] = 3,
@@ -36,11 +37,13 @@ def coordinator_command(
     timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 1800.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """The coordinator. Today it runs one federated training (--federate) and exits."""
+    """The coordinator: `serve` runs the service; --federate runs one federated training."""
+    if ctx.invoked_subcommand is not None:
+        return
     setup_logging(verbose)
     with guarded():
         if not federate:
-            raise ValueError("only --federate is available so far")
+            raise ValueError("give --federate or a sub-command (serve, token); see --help")
         if certs is None and not insecure:
             raise ValueError("give --certs DIR (from swarmguard certs) or --insecure")
         from swarmguard.federate.flower.service import CoordinatorSettings, run_coordinator
@@ -69,3 +72,9 @@ def coordinator_command(
             f"{report['rounds']} rounds with {report['clients']} agents, protect="
             f"{report['protect']}: {report['seconds_per_round']:.1f} s/round"
         )
+
+
+coordinator_app = typer.Typer(
+    help=coordinator_command.__doc__, invoke_without_command=True, pretty_exceptions_enable=False
+)
+coordinator_app.callback()(coordinator_command)
