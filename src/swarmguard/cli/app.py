@@ -7,6 +7,7 @@ import typer
 from swarmguard.cli.agent import agent_app
 from swarmguard.cli.certs import certs_command
 from swarmguard.cli.coordinator import coordinator_app
+from swarmguard.cli.decisions import decisions_app
 from swarmguard.cli.demo import demo_command
 from swarmguard.cli.detect import detect_command
 from swarmguard.cli.evaluate import evaluate_command
@@ -38,6 +39,7 @@ app.add_typer(federate_app, name="federate")
 app.command("certs")(certs_command)
 app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(agent_app, name="agent")
+app.add_typer(decisions_app, name="decisions")
 
 
 @app.callback()

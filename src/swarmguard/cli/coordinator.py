@@ -78,3 +78,13 @@ coordinator_app = typer.Typer(
     help=coordinator_command.__doc__, invoke_without_command=True, pretty_exceptions_enable=False
 )
 coordinator_app.callback()(coordinator_command)
+
+from swarmguard.cli.coordinator_serve import (  # noqa: E402
+    coordinator_serve_command,
+    coordinator_token_add_command,
+)
+
+coordinator_app.command("serve")(coordinator_serve_command)
+token_app = typer.Typer(help="Per-agent tokens of the coordinator service.", no_args_is_help=True)
+token_app.command("add")(coordinator_token_add_command)
+coordinator_app.add_typer(token_app, name="token")

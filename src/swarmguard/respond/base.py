@@ -71,3 +71,8 @@ class Enforcer(Protocol):
 POLICIES: Registry[Policy] = Registry("policy", "swarmguard.policies")
 ENFORCERS: Registry[Enforcer] = Registry("enforcer", "swarmguard.enforcers")
 POLICIES.add("rl", "swarmguard.defend.policy:RlPolicy", extra="deep")
+POLICIES.add("playbook", "swarmguard.respond.playbook:PlaybookPolicy")
+ENFORCERS.add("dryrun", "swarmguard.respond.enforcers.dryrun:DryRunEnforcer")
+ENFORCERS.add("nftables", "swarmguard.respond.enforcers.nftables:NftablesEnforcer")
+ENFORCERS.add("quarantine", "swarmguard.respond.enforcers.quarantine:QuarantineEnforcer")
+ENFORCERS.add("webhook", "swarmguard.respond.enforcers.webhook:WebhookEnforcer", extra="service")

@@ -1,0 +1,1 @@
+"""Enforcers: ``dryrun`` (the default), ``nftables``, ``quarantine`` and ``webhook``."""
