@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all check bench schemas clean
+.PHONY: install demo test test-all check bench schemas clean e2e
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ check: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# End to end, as root: namespaces, real attacks, agent + nftables, coordinator restart, CrowdSec bouncer.
+e2e: install
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python tests/e2e/e2e_run.py
 
 bench: install
 	@for script in benchmarks/bench_*.py benchmarks/parser_candidates.py; do \

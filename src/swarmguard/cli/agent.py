@@ -72,3 +72,7 @@ agent_app = typer.Typer(
     help=agent_command.__doc__, invoke_without_command=True, pretty_exceptions_enable=False
 )
 agent_app.callback()(agent_command)
+
+from swarmguard.cli.agent_run import agent_run_command  # noqa: E402
+
+agent_app.command("run")(agent_run_command)
