@@ -14,6 +14,7 @@ from swarmguard.cli.evaluate import evaluate_command
 from swarmguard.cli.experiment import experiment_app
 from swarmguard.cli.federate import federate_app
 from swarmguard.cli.ingest import ingest_command
+from swarmguard.cli.sandbox import sandbox_app
 from swarmguard.cli.rules_test import rules_test_command
 from swarmguard.cli.sigma_test import sigma_test_command
 from swarmguard.cli.split import split_command
@@ -40,6 +41,7 @@ app.command("certs")(certs_command)
 app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(agent_app, name="agent")
 app.add_typer(decisions_app, name="decisions")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 @app.callback()
