@@ -14,8 +14,8 @@ from swarmguard.cli.evaluate import evaluate_command
 from swarmguard.cli.experiment import experiment_app
 from swarmguard.cli.federate import federate_app
 from swarmguard.cli.ingest import ingest_command
-from swarmguard.cli.sandbox import sandbox_app
 from swarmguard.cli.rules_test import rules_test_command
+from swarmguard.cli.sandbox import sandbox_app
 from swarmguard.cli.sigma_test import sigma_test_command
 from swarmguard.cli.split import split_command
 
