@@ -8,6 +8,7 @@ from swarmguard.cli.agent import agent_app
 from swarmguard.cli.certs import certs_command
 from swarmguard.cli.coordinator import coordinator_app
 from swarmguard.cli.decisions import decisions_app
+from swarmguard.cli.defend import defend_app
 from swarmguard.cli.demo import demo_command
 from swarmguard.cli.detect import detect_command
 from swarmguard.cli.evaluate import evaluate_command
@@ -42,6 +43,7 @@ app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(agent_app, name="agent")
 app.add_typer(decisions_app, name="decisions")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(defend_app, name="defend")
 
 
 @app.callback()

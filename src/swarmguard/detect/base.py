@@ -15,14 +15,16 @@ True
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from swarmguard.features.stats import FeatureStats
 from swarmguard.records.dataset import LabeledTable
 from swarmguard.registry import Registry
+
+if TYPE_CHECKING:
+    from swarmguard.features.stats import FeatureStats
 
 __all__ = [
     "DETECTORS",
