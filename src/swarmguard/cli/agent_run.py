@@ -27,6 +27,10 @@ def agent_run_command(
         float | None, typer.Option(help="stop after this many seconds (default: run on)")
     ] = None,
     progress: Annotated[float, typer.Option(help="seconds between progress lines")] = 10.0,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="override the configured policy: playbook, rl:default or rl:PATH"),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="only read and check the configuration")
     ] = False,
@@ -45,6 +49,8 @@ def agent_run_command(
         from swarmguard.agent.runtime import AgentRuntime
 
         cfg = load_agent_config(config)
+        if policy is not None:
+            cfg = cfg.model_copy(update={"policy": type(cfg.policy)(name=policy)})
         if check:
             typer.echo(f"{config}: ok (agent {cfg.agent_id}, {len(cfg.sources)} source(s))")
             return
