@@ -15,6 +15,7 @@ from swarmguard.cli.evaluate import evaluate_command
 from swarmguard.cli.experiment import experiment_app
 from swarmguard.cli.federate import federate_app
 from swarmguard.cli.ingest import ingest_command
+from swarmguard.cli.range import range_app
 from swarmguard.cli.rules_test import rules_test_command
 from swarmguard.cli.sandbox import sandbox_app
 from swarmguard.cli.sigma_test import sigma_test_command
@@ -44,6 +45,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(decisions_app, name="decisions")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(defend_app, name="defend")
+app.add_typer(range_app, name="range")
 
 
 @app.callback()
