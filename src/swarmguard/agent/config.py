@@ -89,6 +89,9 @@ class DetectorsConfig(_Strict):
     model: Path | None = Field(None, description="the fitted model file of the learned detector")
     threshold: float | None = Field(None, ge=0, le=1, description="override the model threshold")
     flow_batch_s: float = Field(1.0, gt=0, description="flow detectors: batch length")
+    flow_idle_timeout_s: float = Field(
+        120.0, gt=0, description="flow detectors: a flow ends after this much silence"
+    )
 
     @model_validator(mode="after")
     def _model_for_learned(self) -> DetectorsConfig:

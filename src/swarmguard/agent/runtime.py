@@ -47,6 +47,7 @@ from swarmguard.agent.outbox import Outbox
 from swarmguard.agent.publisher import Publisher
 from swarmguard.agent.responder import EventLog, Responder
 from swarmguard.agent.sources import eve_loop, flow_loop, live_loop, log_loop, pcap_flows, pcap_loop
+from swarmguard.config import FlowMeterSettings
 from swarmguard.errors import InputError, SwarmguardError
 from swarmguard.records.alert import Alert
 from swarmguard.registry import UnknownPluginError
@@ -285,6 +286,9 @@ class AgentRuntime:
                     stop,
                     batch_s=self.cfg.detectors.flow_batch_s,
                     sensor_id=agent_id,
+                    settings=FlowMeterSettings(
+                        idle_timeout_s=self.cfg.detectors.flow_idle_timeout_s
+                    ),
                 )
                 self._spawn(f"{name}-flows", floop, forever=True)
             return

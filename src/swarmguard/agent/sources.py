@@ -34,6 +34,7 @@ from swarmguard.acquire.live import capture_live, open_raw_socket
 from swarmguard.acquire.logs.dispatch import read_logs
 from swarmguard.acquire.pcap import read_pcap
 from swarmguard.acquire.rawpackets import Packet, decode_packet, iter_packets
+from swarmguard.config import FlowMeterSettings
 from swarmguard.detect.rules.logrules import log_rule_alerts
 from swarmguard.records.alert import Alert
 
@@ -135,13 +136,14 @@ def flow_loop(
     *,
     batch_s: float,
     sensor_id: str,
+    settings: FlowMeterSettings | None = None,
 ) -> Callable[[], None]:
     """Meter flows on ``interface`` (a second socket); return the loop to run on a thread.
 
     Finished flows are handed over every ``batch_s`` seconds. The capture ends with the
     process: its thread should be a daemon (the meter checks ``stop`` only between batches).
     """
-    batches = capture_live(interface, batch_s=batch_s, sensor_id=sensor_id)
+    batches = capture_live(interface, batch_s=batch_s, sensor_id=sensor_id, settings=settings)
 
     def run() -> None:
         for table in batches:

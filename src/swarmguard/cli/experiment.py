@@ -62,3 +62,8 @@ def holdout_command(
         json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         if show:
             print_holdout(f"{detector} on {rows.format}: random split vs unseen families", result)
+
+
+from swarmguard.cli.experiment_table1 import experiment_table1_command  # noqa: E402
+
+experiment_app.command("table1")(experiment_table1_command)
