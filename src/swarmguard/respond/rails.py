@@ -118,11 +118,17 @@ class SafetyRails:
         return [fb]
 
     def _apply(self, decision: Decision, targets: Sequence[Enforcer]) -> list[Feedback]:
+        return self._each(decision, targets, revoke=False)
+
+    def _each(
+        self, decision: Decision, targets: Sequence[Enforcer], *, revoke: bool
+    ) -> list[Feedback]:
+        """Apply (or revoke) ``decision`` on every target; a failure becomes feedback."""
         out: list[Feedback] = []
         for enforcer in targets:
             started = time.perf_counter()
             try:
-                fb = enforcer.apply(decision)
+                fb = enforcer.revoke(decision) if revoke else enforcer.apply(decision)
             except Exception as exc:  # noqa: BLE001 - an enforcer failure is feedback, not a crash
                 log.error("enforcer %s failed on %s: %s", enforcer.name, decision.uid, exc)
                 fb = feedback(
@@ -209,23 +215,7 @@ class SafetyRails:
 
     def _lift(self, decision: Decision) -> list[Feedback]:
         self._lifted.add(decision.uid)
-        out: list[Feedback] = []
-        for enforcer in self._targets(decision):
-            started = time.perf_counter()
-            try:
-                fb = enforcer.revoke(decision)
-            except Exception as exc:  # noqa: BLE001 - reported as feedback
-                fb = feedback(
-                    decision.uid,
-                    enforcer.name,
-                    "failed",
-                    started,
-                    clock=self.clock,
-                    detail=str(exc),
-                )
-            self.ledger.record_feedback(fb)
-            out.append(fb)
-        return out
+        return self._each(decision, self._targets(decision), revoke=True)
 
     def revoke(self, uid: str, *, by: str, reason: str = "") -> list[Feedback]:
         """Lift decision ``uid`` everywhere it was enforced; [] when unknown or already lifted."""
