@@ -232,7 +232,7 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
             time.sleep(0.2)
 
 
-def submit_run(app_dir: Path, flower_home: Path, *, timeout_s: float = 120) -> str:
+def submit_run(app_dir: Path, flower_home: Path, *, timeout_s: float = 300) -> str:
     """Submit the run with ``flwr run``; return its output (raises on failure)."""
     deadline = time.monotonic() + timeout_s
     last = ""
