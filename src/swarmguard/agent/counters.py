@@ -49,7 +49,7 @@ from swarmguard.acquire.rawpackets import Packet
 from swarmguard.detect.rules.classification import CLASSIFICATIONS
 from swarmguard.detect.rules.flowrules import FlowRule, parse_flow_rules
 from swarmguard.errors import InputError
-from swarmguard.records.alert import Alert, AlertInfo
+from swarmguard.records.alert import Alert, AlertInfo, Endpoint
 
 __all__ = [
     "DEFAULT_PACKET_RULES",
@@ -290,7 +290,11 @@ class PacketCounters:
             dest_ip=p.dest_ip,
             dest_port=p.dest_port,
             proto=p.proto_name,
-            alert=c.info,
+            alert=(
+                c.info.model_copy(update={"target": Endpoint(ip=p.dest_ip, port=p.dest_port)})
+                if c.rule.aggregates_sources and p.dest_ip
+                else c.info
+            ),
             pcap_cnt=p.number,
             detector=self.name,
             score=1.0,

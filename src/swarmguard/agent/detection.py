@@ -34,7 +34,7 @@ from swarmguard.detect.rules.flowrules import evaluate_flow_rules, load_flow_rul
 from swarmguard.detect.rules.parser import RuleLoadReport, parse_rules
 from swarmguard.detect.rules.variables import RuleVars
 from swarmguard.features.mapping import flows_as_table, flows_to_dataset
-from swarmguard.records.alert import Alert, AlertInfo
+from swarmguard.records.alert import Alert, AlertInfo, Endpoint
 
 __all__ = ["FlowInspector", "PacketInspector", "default_rules_path"]
 
@@ -150,6 +150,11 @@ class FlowInspector:
                             category=category,
                             severity=severity,
                             metadata={"family": [rule.family]},
+                            target=(
+                                Endpoint(ip=str(last["dest_ip"]))
+                                if rule.aggregates_sources and last["dest_ip"]
+                                else None
+                            ),
                         ),
                         detector="rules",
                         score=1.0,

@@ -202,7 +202,7 @@ class Correlator:
     # -- input -----------------------------------------------------------------------------
     def observe(self, alert: Alert, now: datetime | None = None) -> list[Decision]:
         """Take one alert; return the decision it triggers, if any."""
-        ip = alert.src_ip
+        ip = alert.attacker_ip()
         if ip is None or self._excluded(ip):
             return []
         when = now or alert.ts

@@ -122,9 +122,9 @@ class RlPolicy:
         scores: dict[str, float] = {}
         by_host: dict[str, list[Alert]] = {}
         for a in alerts:
-            host = a.src_ip or a.dest_ip  # the actor; a local actor is a compromised host
+            host = a.attacker_ip()  # the actor; a local actor is a compromised host
             if not host:
-                continue
+                continue  # no source, or an aggregate alert (many senders to one target)
             counts.setdefault(host, np.zeros(len(ALERT_TYPES)))[alert_type(a)] += 1
             scores[host] = max(scores.get(host, 0.0), a.score)
             by_host.setdefault(host, []).append(a)

@@ -131,6 +131,29 @@ class Alert(RecordModel):
     score: float = Field(ge=0.0, le=1.0, description="attack score in [0, 1]")
     evidence: list[str] = Field(default_factory=list, description="uids of flows, events, rows")
 
+    def attacker_ip(self) -> str | None:
+        """The address that acted: ``alert.source`` where the alert names one, else ``src_ip``.
+
+        An alert that names a target but no source aggregates many senders (a rule whose
+        threshold counts packets per destination): whoever sent the packet that crossed the
+        threshold is not known to be the attacker, so there is none to act on.
+
+        >>> from datetime import UTC, datetime
+        >>> info = AlertInfo(signature_id=1, signature="flood", category="dos", severity=2)
+        >>> a = Alert(ts=datetime(2026, 1, 1, tzinfo=UTC), src_ip="10.0.0.4", dest_ip="10.0.0.2",
+        ...           alert=info, detector="rules", score=1.0)
+        >>> a.attacker_ip()
+        '10.0.0.4'
+        >>> aggregate = info.model_copy(update={"target": Endpoint(ip="10.0.0.2")})
+        >>> a.model_copy(update={"alert": aggregate}).attacker_ip() is None
+        True
+        """
+        if self.alert.source is not None:
+            return self.alert.source.ip
+        if self.alert.target is not None:
+            return None
+        return self.src_ip
+
     def to_eve(self) -> dict[str, Any]:
         """Return the alert as one EVE JSON object (``timestamp`` instead of ``ts``)."""
         data = self.model_dump(mode="json", exclude_none=True)

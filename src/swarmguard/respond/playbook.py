@@ -203,7 +203,7 @@ class PlaybookPolicy:
 
     def _target(self, rule: PlaybookRule, alert: Alert, local: Sequence[str]) -> str | None:
         if rule.target == "src":
-            return alert.src_ip
+            return alert.attacker_ip()
         if rule.target == "dest":
             return alert.dest_ip
         for ip in (alert.dest_ip, alert.src_ip):

@@ -117,3 +117,16 @@ def test_rule_files_are_checked(tmp_path: Path) -> None:
     assert sids(c, udp) == [7]
     with pytest.raises(InputError, match="cannot read"):
         load_packet_rules(tmp_path / "missing.yaml")
+
+
+def test_a_per_target_rule_names_no_attacker() -> None:
+    rules = parse_packet_rules(
+        "- sid: 1\n  msg: many SYN to one host\n  classtype: attempted-dos\n"
+        "  where: 'proto == 6 and syn == 1 and ack == 0'\n"
+        "  aggregate: {by: [dest_ip], window_s: 1, threshold: 5}\n"
+    )
+    c = PacketCounters(rules)
+    out = [a for i in range(5) for a in c.observe(tcp(f"198.51.100.{i}", 80, i, sport=2000 + i))]
+    [a] = out
+    assert a.src_ip == "198.51.100.4" and a.attacker_ip() is None
+    assert a.alert.target is not None and a.alert.target.ip == "10.250.0.2"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -14,7 +15,30 @@ REPO = Path(__file__).resolve().parents[3]
 SYNFLOOD = REPO / "data" / "demo" / "pcaps" / "synflood_first2000.pcap"
 
 
-def test_dry_run_agent_with_rl_policy_on_a_replayed_capture(tmp_path: Path) -> None:
+def test_dry_run_agent_with_rl_policy_on_a_replayed_capture(
+    tmp_path: Path, scan_pcap: Path
+) -> None:
+    decisions = _run_rl_agent(tmp_path, scan_pcap)
+    assert decisions, "the RL policy took no decision on a port scan"
+    ledger = DecisionLedger(tmp_path / "state" / "decisions.sqlite")
+    for d in decisions:
+        assert d["policy"] == "rl"
+        assert d["simulated"] is True  # dry-run: only the dryrun enforcer saw it
+        assert d["applied"] == ["dryrun"]
+        assert d["ttl_s"] > 0
+        assert d["value"] == "198.51.100.9"  # the scanner, nothing else
+        stored = ledger.get(d["uid"])
+        assert stored is not None and stored.ttl_s == d["ttl_s"]
+
+
+def test_rl_policy_blocks_no_spoofed_source_of_a_flood(tmp_path: Path) -> None:
+    # Every packet of this flood has its own random source: the alerts count packets per
+    # target, so no sender is the attacker and blocking one would only hurt whoever owns it.
+    decisions = _run_rl_agent(tmp_path, SYNFLOOD)
+    assert [d for d in decisions if d["action"] == "block"] == []
+
+
+def _run_rl_agent(tmp_path: Path, pcap: Path) -> list[dict[str, Any]]:
     events = tmp_path / "events.jsonl"
     config = tmp_path / "agent.toml"
     config.write_text(
@@ -22,7 +46,7 @@ def test_dry_run_agent_with_rl_policy_on_a_replayed_capture(tmp_path: Path) -> N
 events_file = "{events}"
 [[sources]]
 kind = "pcap"
-path = "{SYNFLOOD}"
+path = "{pcap}"
 [queue]
 dir = "{tmp_path / "state"}"
 [metrics]
@@ -43,13 +67,4 @@ port = 0
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in events.read_text(encoding="utf-8").splitlines()]
-    decisions = [e for e in lines if e["type"] == "decision"]
-    assert decisions, "the RL policy took no decision on a SYN flood"
-    ledger = DecisionLedger(tmp_path / "state" / "decisions.sqlite")
-    for d in decisions:
-        assert d["policy"] == "rl"
-        assert d["simulated"] is True  # dry-run: only the dryrun enforcer saw it
-        assert d["applied"] == ["dryrun"]
-        assert d["ttl_s"] > 0
-        stored = ledger.get(d["uid"])
-        assert stored is not None and stored.ttl_s == d["ttl_s"]
+    return [e for e in lines if e["type"] == "decision"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +13,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import dpkt
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -32,19 +30,6 @@ from swarmguard.respond.ledger import DecisionLedger
 from swarmguard.respond.rails import RailsConfig, SafetyRails
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def write_scan(path: Path, src: str = "198.51.100.9", ports: int = 40) -> None:
-    with path.open("wb") as fh:
-        w = dpkt.pcap.Writer(fh)
-        for i in range(ports):
-            tcp = dpkt.tcp.TCP(sport=40000 + i, dport=20 + i, flags=dpkt.tcp.TH_SYN, seq=i)
-            ip = dpkt.ip.IP(
-                src=socket.inet_aton(src), dst=socket.inet_aton("10.250.0.2"), p=6, data=tcp
-            )
-            ip.len = len(bytes(ip))
-            eth = dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=0x0800, data=ip)
-            w.writepkt(bytes(eth), ts=1_700_000_000 + i * 0.01)
 
 
 def test_example_config_is_valid() -> None:
@@ -94,9 +79,8 @@ def test_unknown_enforcer_and_bad_options(tmp_path: Path) -> None:
         )
 
 
-def test_pcap_replay_detects_decides_and_queues(tmp_path: Path) -> None:
-    pcap = tmp_path / "scan.pcap"
-    write_scan(pcap)
+def test_pcap_replay_detects_decides_and_queues(tmp_path: Path, scan_pcap: Path) -> None:
+    pcap = scan_pcap
     events = tmp_path / "events.jsonl"
     cfg = parse_agent_config(
         f"""agent_id = "edge1"

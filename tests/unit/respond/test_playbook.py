@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from swarmguard.errors import InputError
-from swarmguard.records.alert import Alert, AlertInfo
+from swarmguard.records.alert import Alert, AlertInfo, Endpoint
 from swarmguard.records.decision import Decision
 from swarmguard.respond.base import POLICIES, PolicyContext
 from swarmguard.respond.builtins import register_builtins
@@ -129,3 +129,16 @@ def test_load_from_toml_and_yaml_and_registry(tmp_path: Path) -> None:
         assert isinstance(d, Decision) and d.action == action
     assert d.simulated is True
     assert PlaybookPolicy.from_config(load_playbook(toml)).dry_run is False
+
+
+def test_aggregate_alert_names_no_source_to_block() -> None:
+    # A per-target flood alert: the packet that crossed the threshold may be a benign
+    # client's, so the alert names its target only and the playbook blocks nobody.
+    a = _alert(src="10.220.0.4", category="Attempted Denial of Service")
+    info = a.alert.model_copy(update={"target": Endpoint(ip="10.220.0.2", port=8080)})
+    aggregate = a.model_copy(update={"alert": info})
+    assert aggregate.attacker_ip() is None
+    assert PlaybookPolicy().decide([aggregate], _ctx()) == []
+    named = info.model_copy(update={"source": Endpoint(ip="203.0.113.9")})
+    [d] = PlaybookPolicy().decide([a.model_copy(update={"alert": named})], _ctx())
+    assert d.value == "203.0.113.9"  # a rule's own target keyword names the attacker

@@ -605,6 +605,10 @@ class RuleEngine:
                 Endpoint(ip=src_ip, port=sport) if tgt_dest else Endpoint(ip=dest_ip, port=dport)
             )
             info = info.model_copy(update={"target": hit, "source": other})
+        elif _aggregates_sources(r):
+            # Counted per destination: the packet that crossed the threshold may be anyone's,
+            # so the alert names its target only (no source to block; see Alert.attacker_ip).
+            info = info.model_copy(update={"target": Endpoint(ip=dest_ip, port=dport)})
         flow_info = None
         if flow is not None:
             flow_info = FlowInfo(
@@ -678,4 +682,12 @@ def _http_info(tx: HttpTx) -> HttpInfo:
         protocol=text(tx.protocol) if tx.has_request else None,
         status=tx.status,
         length=tx.response_body_len if tx.has_response else None,
+    )
+
+
+def _aggregates_sources(r: Rule) -> bool:
+    """True when the rule's threshold counts packets from all sources together."""
+    return any(
+        t is not None and t.track in ("by_dst", "by_rule")
+        for t in (r.threshold, r.detection_filter)
     )

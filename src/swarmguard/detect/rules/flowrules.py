@@ -107,6 +107,14 @@ class FlowRule:
         return cols
 
     @property
+    def aggregates_sources(self) -> bool:
+        """True when the rule counts rows of many sources together (``by`` lacks ``src_ip``).
+
+        Its alerts name the target only: no single sender is known to be the attacker.
+        """
+        return self.threshold > 0 and "src_ip" not in self.by
+
+    @property
     def category(self) -> str:
         """EVE ``alert.category`` of the rule."""
         return CLASSIFICATIONS[self.classtype][0]

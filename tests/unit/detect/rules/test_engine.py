@@ -195,3 +195,20 @@ def test_random_and_mangled_frames_never_raise() -> None:
         eng.process(decode_packet(frame, linktype=lt, ts_ns=i, number=i + 1))
     eng.finish()
     assert eng.stats.packets == 3000
+
+
+def test_per_target_threshold_alerts_name_the_target_not_a_source() -> None:
+    syns = [
+        tcp(f"10.9.0.{i}", S, 1000 + i, 80, 0x02, 0, 0, ts=i * 10**8, n=i) for i in range(1, 30)
+    ]
+    head = "alert tcp any any -> any any (flags:S; "
+    by_dst = head + "threshold:type both, track by_dst, count 10, seconds 60; sid:1;)"
+    by_src = head + "threshold:type both, track by_src, count 1, seconds 60; sid:2;)"
+    eng = RuleEngine(parse_rules_text(by_dst + "\n" + by_src))
+    alerts = list(eng.run(syns))
+    [agg] = [a for a in alerts if a.alert.signature_id == 1]
+    assert agg.src_ip == "10.9.0.10"  # whoever sent the tenth SYN
+    assert agg.alert.target is not None and agg.alert.target.ip == S
+    assert agg.alert.source is None and agg.attacker_ip() is None
+    own = [a for a in alerts if a.alert.signature_id == 2]
+    assert own and all(a.attacker_ip() == a.src_ip and a.alert.target is None for a in own)

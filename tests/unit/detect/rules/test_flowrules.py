@@ -76,3 +76,14 @@ def test_registered_and_round_trips(tmp_path: Path, datasets_dir: Path) -> None:
     # the rule baseline sees NSL-KDD's window features: most attacks, few false alarms
     attack = rows.attack_mask()
     assert scores[attack].mean() > 0.5 > scores[~attack].mean()
+
+
+def test_rules_that_count_many_sources_together_are_marked() -> None:
+    text = (
+        "- {sid: 1, msg: a, classtype: attempted-dos, "
+        "aggregate: {by: [dest_ip], window_s: 10, threshold: 100}}\n"
+        "- {sid: 2, msg: b, classtype: attempted-recon, "
+        "aggregate: {by: [src_ip, dest_ip], window_s: 10, threshold: 5}}\n"
+        "- {sid: 3, msg: c, classtype: attempted-recon, where: 'dest_port == 23'}\n"
+    )
+    assert [r.aggregates_sources for r in parse_flow_rules(text)] == [True, False, False]
