@@ -71,8 +71,9 @@ class RunArtifacts:
         ``applied``). Empty when ``agents=False``.
     coordinator_db
         The coordinator's SQLite store (alerts of every agent), or None without agents.
-    fail2ban_log
-        fail2ban-server's log (``NOTICE [sshd] Ban <ip>`` lines), or None.
+    fail2ban_logs
+        ``{host: log}`` of each fail2ban-server (``NOTICE [sshd] Ban <ip>`` lines); empty
+        when fail2ban did not run.
     t0, t1
         Epoch seconds at which the phase (benign users and schedule) started and ended.
     hosts
@@ -90,7 +91,7 @@ class RunArtifacts:
     agent_dirs: dict[str, Path]
     alerts: dict[str, Path]
     coordinator_db: Path | None
-    fail2ban_log: Path | None
+    fail2ban_logs: dict[str, Path]
     t0: float
     t1: float
     hosts: dict[str, dict[str, str]]
@@ -129,7 +130,7 @@ class RunArtifacts:
             agent_dirs=paths("agent_dirs"),
             alerts=paths("alerts"),
             coordinator_db=opt("coordinator_db"),
-            fail2ban_log=opt("fail2ban_log"),
+            fail2ban_logs=paths("fail2ban_logs"),
             t0=float(data["t0"]),
             t1=float(data["t1"]),
             hosts=dict(data["hosts"]),
@@ -209,8 +210,8 @@ def run_scenario(
         ``warmup`` lasts ``warmup_s`` (the schedule squeezed into it), ``measure``
         ``duration_s``; steps marked with the other phase are left out.
     fail2ban
-        Also run fail2ban-server on the scenario's ``fail2ban_host`` (default: the first
-        host running sshd), banning with nftables in that host's namespace.
+        Also run fail2ban-server on the scenario's ``fail2ban_host`` (default: every host
+        running sshd), each banning with nftables in its own host's namespace.
     agents
         Start the coordinator and the zone agents (False: capture only, e.g. warm-up).
     progress
@@ -252,13 +253,14 @@ def _run(
     net.build()
     services = Services(net)
     services.start_all()
-    f2b_log = None
-    f2b_host = sc.fail2ban_target() if fail2ban else ""
-    if fail2ban and not f2b_host:
+    f2b_logs: dict[str, Path] = {}
+    f2b_hosts = sc.fail2ban_targets() if fail2ban else []
+    if fail2ban and not f2b_hosts:
         raise SwarmguardError(f"range: fail2ban needs a host running sshd in {sc.name}")
-    if f2b_host:
-        f2b_log = services.start_fail2ban(f2b_host)
-        progress(f"fail2ban watching sshd on {f2b_host}")
+    for host in f2b_hosts:
+        f2b_logs[host] = services.start_fail2ban(host)
+    if f2b_hosts:
+        progress(f"fail2ban watching sshd on {', '.join(f2b_hosts)}")
     ag = Agents(net, overrides)
     if with_agents:
         progress("starting the coordinator and the zone agents")
@@ -337,8 +339,8 @@ def _run(
         ag.stop()
     for zone in sc.zones:
         net.stop(f"tcpdump-{zone.name}", timeout=5)
-    if f2b_log is not None:
-        net.stop(f"fail2ban-{f2b_host}", timeout=10)
+    for host in f2b_logs:
+        net.stop(f"fail2ban-{host}", timeout=10)
 
     by_zone: dict[str, set[tuple[str, str]]] = {}
     for rec in truth:
@@ -361,7 +363,7 @@ def _run(
         agent_dirs=dict(ag.dirs),
         alerts=dict(ag.events),
         coordinator_db=ag.coordinator_db if with_agents else None,
-        fail2ban_log=f2b_log,
+        fail2ban_logs=f2b_logs,
         t0=t0,
         t1=t1,
         hosts={n: {"ip": h.ip, "zone": h.zone, "role": h.role} for n, h in net.plan.items()},

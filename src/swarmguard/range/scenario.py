@@ -170,7 +170,7 @@ class Scenario(_Strict):
     quick: Quick = Field(default_factory=Quick)
     router: str = Field("router", pattern=_NAME)
     fail2ban_host: str = Field(
-        "", description="host whose sshd fail2ban watches (default: the first sshd host)"
+        "", description="the one host whose sshd fail2ban watches (default: every sshd host)"
     )
     zones: list[Zone] = Field(min_length=1, max_length=8)
     attacker: AttackerZone = Field(default_factory=AttackerZone)
@@ -250,11 +250,11 @@ class Scenario(_Strict):
             serving(self.fail2ban_host, "ssh", "fail2ban_host")
         return self
 
-    def fail2ban_target(self) -> str:
-        """Where fail2ban runs: ``fail2ban_host``, else the first host running sshd (or ``""``)."""
-        return self.fail2ban_host or next(
-            (h.name for z in self.zones for h in z.hosts if "sshd" in h.services), ""
-        )
+    def fail2ban_targets(self) -> list[str]:
+        """Where fail2ban runs: ``fail2ban_host``, else every host running sshd."""
+        if self.fail2ban_host:
+            return [self.fail2ban_host]
+        return [h.name for z in self.zones for h in z.hosts if "sshd" in h.services]
 
     def dns_server(self) -> str:
         """The first host running dnsmasq (the campus resolver), or ``""``."""

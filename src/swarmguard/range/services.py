@@ -96,7 +96,6 @@ class Services:
         self.net = net
         self.base = net.workdir / "services"
         self.ssh_key = self.base / "user_key"
-        self.fail2ban_log: Path | None = None
         self.sshd_logs: dict[str, Path] = {}
 
     def dir(self, host: str) -> Path:
@@ -258,8 +257,9 @@ class Services:
         for extra in (conf / "jail.d").glob("*"):
             extra.unlink()
         log = d / "fail2ban.log"
+        sock = self.net.scratch_dir("f2b") / "f2b.sock"
         (conf / "fail2ban.local").write_text(
-            f"[Definition]\nloglevel = INFO\nlogtarget = {log}\nsocket = {d / 'f2b.sock'}\n"
+            f"[Definition]\nloglevel = INFO\nlogtarget = {log}\nsocket = {sock}\n"
             f"pidfile = {d / 'f2b.pid'}\ndbfile = {d / 'f2b.sqlite3'}\n"
         )
         (conf / "jail.local").write_text(
@@ -270,13 +270,12 @@ class Services:
         )
         self.net.start(
             f"fail2ban-{host}", host, "fail2ban-server", "-f", "-x", "-c", str(conf),
-            "-s", str(d / "f2b.sock"), "-p", str(d / "f2b.pid"), "--logtarget", str(log),
+            "-s", str(sock), "-p", str(d / "f2b.pid"), "--logtarget", str(log),
         )  # fmt: skip
-        self.fail2ban_log = log
 
         def ready() -> bool:
             res = self.net.run_in(
-                host, "fail2ban-client", "-s", str(d / "f2b.sock"), "status", "sshd", timeout=10
+                host, "fail2ban-client", "-s", str(sock), "status", "sshd", timeout=10
             )
             return res.returncode == 0
 

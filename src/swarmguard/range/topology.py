@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -129,6 +130,8 @@ def sweep(run: str = "") -> list[str]:
     names = sorted(set(names))
     for name in names:
         _kill_netns(name)
+    for leftover in Path(tempfile.gettempdir()).glob(f"{prefix}*"):  # RangeNet.scratch_dir
+        shutil.rmtree(leftover, ignore_errors=True)
     return names
 
 
@@ -144,6 +147,7 @@ class RangeNet:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self.logdir = workdir / "logs"
+        self._scratch: list[Path] = []
 
     # ------------------------------------------------------------------ names
     def ns(self, host: str) -> str:
@@ -264,6 +268,15 @@ class RangeNet:
         res = self.run_in(host, "bash", "-c", f"exec 3<>/dev/tcp/{ip}/{port}", timeout=5)
         return res.returncode == 0
 
+    def scratch_dir(self, name: str) -> Path:
+        """A short-pathed folder under /tmp for this run (``close`` removes it).
+
+        For sockets: an AF_UNIX path is limited to 107 bytes, which a deep workdir exceeds.
+        """
+        path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{self.run}-{name}-"))
+        self._scratch.append(path)
+        return path
+
     # ------------------------------------------------------------------ cleanup
     def close(self) -> None:
         """Stop every process and remove every namespace and /etc/netns entry of this run."""
@@ -273,4 +286,7 @@ class RangeNet:
         for name in reversed(self.namespaces):
             _kill_netns(name)
         self.namespaces.clear()
+        for path in self._scratch:
+            shutil.rmtree(path, ignore_errors=True)
+        self._scratch.clear()
         sweep(self.run)

@@ -143,7 +143,7 @@ def test_small_run_detects_blocks_and_cleans_up(tmp_path: Path) -> None:
     assert not blocked & benign_ips
     assert all(p.stat().st_size > 0 for p in arts.captures.values())
     assert arts.coordinator_db is not None and arts.coordinator_db.exists()
-    assert arts.fail2ban_log is not None and arts.fail2ban_log.exists()
+    assert list(arts.fail2ban_logs) == ["srv1"] and arts.fail2ban_logs["srv1"].exists()
     assert any("curl-web" in x for x in lines)
 
 

@@ -306,11 +306,13 @@ def fail2ban_row(
     *,
     window: tuple[float, float] | None = None,
     windows: Windows | None = None,
+    watched: set[str] | None = None,
 ) -> dict[str, Any]:
     """fail2ban's row: its ``Found`` lines are its alerts, its ``Ban`` lines its enforcement.
 
-    It is judged on the SSH guessing attempts only (the one attack it is set up for), and on
-    every benign flow for false alarms, like the other rows.
+    It is judged on the SSH guessing attempts only (the one attack it is set up for) against
+    the servers it ``watched`` (addresses; default all), and on every benign flow for false
+    alarms, like the other rows.
     """
     alerts = [
         AlertEvent(e.ts, e.ip, None, "brute_force", "fail2ban") for e in events if e.kind == "found"
@@ -320,7 +322,7 @@ def fail2ban_row(
         for e in events
         if e.kind == "ban"
     ]
-    ssh = [a for a in attempts if is_ssh_guessing(a)]
+    ssh = [a for a in attempts if is_ssh_guessing(a) and (watched is None or a.dst_ip in watched)]
     return measure_row(
         name,
         ssh,

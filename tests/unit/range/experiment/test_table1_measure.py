@@ -176,6 +176,9 @@ def test_fail2ban_row_is_judged_on_ssh_guessing_only() -> None:
     assert row["response_ms_p50"] == pytest.approx(2000.0)
     assert row["attempts_before_block_median"] == 2.0
     assert row["benign_flows"] == 1 and row["benign_flows_alerted"] == 1
+    # guessing against a server fail2ban did not watch is not held against it, nor benign
+    other = fail2ban_row("fail2ban", [ssh, scan], flows, events, [], watched={"10.202.0.99"})
+    assert other["attempts"] == 0 and other["benign_flows"] == 1
 
 
 def test_artifacts_from_files_end_to_end(tmp_path: Path) -> None:

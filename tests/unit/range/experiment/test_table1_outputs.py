@@ -124,7 +124,8 @@ def test_report_and_plots_are_written(tmp_path: Path) -> None:
 
 def test_configurations_isolate_the_detector_under_test() -> None:
     configs = {c.name: c for c in configurations(Path("/m"))}
-    assert configs["rules"].fail2ban and not configs["svm"].fail2ban
+    assert configs["fail2ban"].fail2ban and not configs["fail2ban"].agents
+    assert not configs["rules"].fail2ban and configs["rules"].agents
     svm = configs["svm"].overrides["detectors"]
     assert svm["learned"] == "svm" and not svm["rules"] and not svm["packet_rules"]
     marl = configs["marl"].overrides
