@@ -96,7 +96,6 @@ class RlPolicy:
         scores: dict[str, float],
         context: PolicyContext,
     ) -> np.ndarray:
-        local = set(context.local_hosts)
         active = {(d.action, d.value) for d in context.active}
         f = np.zeros((len(hosts), N_FEATURES), dtype=np.float32)
         for i, h in enumerate(hosts):
@@ -109,7 +108,7 @@ class RlPolicy:
                 f[i, 16] = 1.0
             f[i, 19] = float(("block", h) in active)
             f[i, 20] = float(("quarantine", h) in active)
-            f[i, 24] = 0.5 if h in local else 0.1
+            f[i, 24] = 0.5 if context.is_local(h) else 0.1
             f[i, 26] = 1.0  # OS unknown live: the commonest server OS
             f[i, 28] = 1.0
             f[i, 30] = 1.0
@@ -117,7 +116,6 @@ class RlPolicy:
 
     def decide(self, alerts: Sequence[Alert], context: PolicyContext) -> list[Decision]:
         """Map a batch of alerts (and the hosts' state) to decisions with TTLs."""
-        local = set(context.local_hosts)
         counts: dict[str, np.ndarray] = {}
         scores: dict[str, float] = {}
         by_host: dict[str, list[Alert]] = {}
@@ -151,9 +149,10 @@ class RlPolicy:
             action: Action
             scope: Scope = "ip"
             ttl = _TTL
-            if act in ("analyse", "decoy") or (act == "remove" and host in local):
+            local = context.is_local(host)
+            if act in ("analyse", "decoy") or (act == "remove" and local):
                 action = "notify"  # no live enforcer kills processes: ask a human
-            elif act in ("isolate", "restore") and host in local:
+            elif act in ("isolate", "restore") and local:
                 action, scope = "quarantine", "host"
             else:
                 action = "block"

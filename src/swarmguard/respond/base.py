@@ -9,10 +9,13 @@ Examples
 >>> ctx = PolicyContext(now=datetime(2026, 1, 1, tzinfo=UTC))
 >>> ctx.offences.get("203.0.113.7", 0)
 0
+>>> PolicyContext(now=ctx.now, local_hosts=["10.0.0.0/24", "192.0.2.1"]).is_local("10.0.0.7")
+True
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,8 +37,24 @@ class PolicyContext:
     offences: Mapping[str, int] = field(default_factory=dict)
     """Decisions taken before against each target (repeat offenders get longer TTLs)."""
     local_hosts: Sequence[str] = ()
-    """Addresses this agent protects (targets for quarantine / restore)."""
+    """Addresses or networks (CIDR) this agent protects (targets for quarantine / restore)."""
     origin: str = "agent:local"
+
+    def is_local(self, ip: str | None) -> bool:
+        """True when ``ip`` is one of ``local_hosts`` or inside one of its networks."""
+        if not ip:
+            return False
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        for item in self.local_hosts:
+            try:
+                if addr in ipaddress.ip_network(item, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
 
 
 @runtime_checkable

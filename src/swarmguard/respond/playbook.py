@@ -201,13 +201,13 @@ class PlaybookPolicy:
             sensor_id=str(config.get("sensor_id", "local")),
         )
 
-    def _target(self, rule: PlaybookRule, alert: Alert, local: Sequence[str]) -> str | None:
+    def _target(self, rule: PlaybookRule, alert: Alert, local: PolicyContext) -> str | None:
         if rule.target == "src":
             return alert.attacker_ip()
         if rule.target == "dest":
             return alert.dest_ip
         for ip in (alert.dest_ip, alert.src_ip):
-            if ip is not None and ip in local:
+            if local.is_local(ip):
                 return ip
         return None
 
@@ -239,10 +239,10 @@ class PlaybookPolicy:
             for index, rule in enumerate(self.rules):
                 if not rule.selects(alert):
                     continue
-                ip = self._target(rule, alert, context.local_hosts)
+                ip = self._target(rule, alert, context)
                 if ip is None:
                     break
-                if rule.target == "src" and ip in context.local_hosts:
+                if rule.target == "src" and context.is_local(ip):
                     log.debug("playbook: not acting on local host %s", ip)
                     break
                 try:

@@ -27,9 +27,12 @@ def test_registered_and_protocol() -> None:
 
 
 @pytest.mark.skipif(not DEMO.is_file(), reason="demo capture missing")
-def test_dry_run_agent_path_replays_alerts_into_decisions() -> None:
+def test_replayed_spoofed_flood_blocks_no_bystander() -> None:
+    # Every packet of this flood has its own random source, so the per-target alerts name no
+    # attacker: blocking whichever address crossed the threshold would hurt its owner only.
     alerts = _replayed_alerts()
     assert alerts, "the SYN flood must raise rule alerts"
+    assert all(a.attacker_ip() is None for a in alerts if "flood" in a.alert.signature.lower())
     policy = RlPolicy("default")
     ctx = PolicyContext(now=datetime(2026, 1, 1, tzinfo=UTC), local_hosts=("10.10.10.10",))
     decisions = []
@@ -41,11 +44,11 @@ def test_dry_run_agent_path_replays_alerts_into_decisions() -> None:
             decisions += policy.decide(batch, ctx)
             batch = []
     decisions += policy.decide(batch, ctx)
-    assert decisions, "replayed flood alerts must lead to decisions"
+    sources = {a.src_ip for a in alerts}
+    assert not [d for d in decisions if d.action == "block" and d.value in sources]
     for d in decisions:
         assert d.ttl_s > 0 and d.policy == "rl" and d.simulated
         assert d.reason.alert_uids and d.reason.summary
-        assert d.action in ("block", "quarantine", "notify")
 
 
 def test_no_alerts_no_decisions_and_active_blocks_are_not_repeated() -> None:

@@ -142,3 +142,13 @@ def test_aggregate_alert_names_no_source_to_block() -> None:
     named = info.model_copy(update={"source": Endpoint(ip="203.0.113.9")})
     [d] = PlaybookPolicy().decide([a.model_copy(update={"alert": named})], _ctx())
     assert d.value == "203.0.113.9"  # a rule's own target keyword names the attacker
+
+
+def test_protected_networks_count_as_local() -> None:
+    # A zone agent protects its whole subnet: an alert whose source is one of its own hosts
+    # (a server answering, a learned detector's guess) never blocks that host.
+    pb = PlaybookPolicy()
+    ctx = _ctx(local_hosts=["10.220.0.0/24"])
+    assert pb.decide([_alert(src="10.220.0.9", category="Attempted Denial of Service")], ctx) == []
+    [d] = pb.decide([_alert(src="203.0.113.5", category="Attempted Denial of Service")], ctx)
+    assert d.value == "203.0.113.5"

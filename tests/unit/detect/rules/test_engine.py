@@ -212,3 +212,26 @@ def test_per_target_threshold_alerts_name_the_target_not_a_source() -> None:
     assert agg.alert.source is None and agg.attacker_ip() is None
     own = [a for a in alerts if a.alert.signature_id == 2]
     assert own and all(a.attacker_ip() == a.src_ip and a.alert.target is None for a in own)
+
+
+def test_shipped_ftp_failed_login_rule_names_the_guesser() -> None:
+    # Five "530" answers on one FTP session: counted per client, and the client is the
+    # alert's source (target:src_ip), so a policy blocks the guesser, not the server.
+    from swarmguard.agent.detection import default_rules_path
+    from swarmguard.detect.rules.parser import RuleVars, parse_rules
+
+    pk = [tcp(C, S, 1111, 21, 0x02, 100, 0, n=1), tcp(S, C, 21, 1111, 0x12, 500, 101, n=2)]
+    pk.append(tcp(C, S, 1111, 21, 0x10, 101, 501, n=3))
+    cseq, sseq = 101, 501
+    for i in range(5):
+        req, resp = b"PASS guess%d\r\n" % i, b"530 Login incorrect.\r\n"
+        pk.append(tcp(C, S, 1111, 21, 0x18, cseq, sseq, req, ts=i * 10**9, n=4 + 3 * i))
+        cseq += len(req)
+        pk.append(tcp(S, C, 21, 1111, 0x18, sseq, cseq, resp, ts=i * 10**9 + 1, n=5 + 3 * i))
+        sseq += len(resp)
+        pk.append(tcp(C, S, 1111, 21, 0x10, cseq, sseq, ts=i * 10**9 + 2, n=6 + 3 * i))
+    variables = RuleVars()
+    variables.addresses["HOME_NET"] = f"[{S}/32]"
+    eng = RuleEngine(parse_rules(default_rules_path(), variables, skip_unsupported=True))
+    [a] = [a for a in eng.run(pk) if a.alert.signature_id == 9200202]
+    assert a.src_ip == S and a.attacker_ip() == C
