@@ -79,13 +79,13 @@ class RlPolicy:
     name = "rl"
 
     def __init__(
-        self, path: str | Path = "default", *, simulated: bool = True, ttl_scale: float = 1.0
+        self, path: str | Path = "default", *, dry_run: bool = True, ttl_scale: float = 1.0
     ) -> None:
         folder = DEFAULT_POLICY if str(path) in ("", "default") else Path(path)
         self.net: DefenceNet
         self.net, self.manifest = load_net(folder)
         self.path = str(folder)
-        self.simulated = simulated
+        self.dry_run = dry_run
         self.ttl_scale = ttl_scale
         self.ema: dict[str, np.ndarray] = {}
 
@@ -178,7 +178,7 @@ class RlPolicy:
                         summary=f"rl chose {act} on {host} after {len(group)} alert(s)",
                     ),
                     confidence=float(min(1.0, max(0.0, probs[1 + i * N_HOST_ACT + best] * 10))),
-                    simulated=self.simulated,
+                    simulated=self.dry_run,
                 )
             )
         return decisions

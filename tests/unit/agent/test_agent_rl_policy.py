@@ -68,3 +68,14 @@ port = 0
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in events.read_text(encoding="utf-8").splitlines()]
     return [e for e in lines if e["type"] == "decision"]
+
+
+def test_an_enforcing_agent_gives_the_rl_policy_live_decisions() -> None:
+    # The agent's dry_run reaches the RL policy as it does the playbook: an enforcing agent
+    # must not get simulated decisions from it (they would never reach nftables).
+    from swarmguard.agent.config import PolicyConfig
+    from swarmguard.agent.runtime import build_policy
+
+    live = build_policy(PolicyConfig(name="rl:default"), dry_run=False)
+    assert getattr(live, "dry_run", None) is False
+    assert getattr(build_policy(PolicyConfig(name="rl:default")), "dry_run", None) is True
