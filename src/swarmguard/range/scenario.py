@@ -12,7 +12,7 @@ that names the file and the key. ``small`` and ``campus`` ship with the package
 >>> sc.with_quick().duration_s <= sc.duration_s
 True
 >>> len(load_scenario("campus").with_quick().attacker.schedule)
-10
+12
 """
 
 from __future__ import annotations
