@@ -5,7 +5,8 @@ SQLite store, then runs ``--agents`` asyncio agents (httpx), each sending a batc
 ``--batch-ms`` so that together they send ``--rate`` alerts/s for ``--seconds``. A batch that
 fails is sent again (at-least-once, as the real agent does). At the end it checks in the store
 that every alert arrived exactly once, and prints the sustained rate, p50/p99 intake latency
-(client-side, one batch request) and the lost count, then one JSON line.
+(client-side, one batch request), the lost count and the machine, then one JSON line. Exits 1
+when an alert was lost or duplicated, or the sustained rate fell under 95 % of ``--rate``.
 
     .venv/bin/python benchmarks/bench_coordinator_load.py [--seconds 60] [--rate 5000]
 """
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
@@ -29,9 +31,11 @@ from typing import Any
 
 import httpx
 
+from bench_enforce import _cpu  # one CPU-model helper for every benchmark that quotes a machine
 from swarmguard.coordinator.store import AlertStore
 
 ADMIN = "bench-admin-token"
+MIN_RATE_SHARE = 0.95  # exit 1 when the sustained rate is under this share of --rate
 
 
 @dataclass
@@ -227,7 +231,9 @@ def main() -> None:
         "server_ms_mean": round(server_sum / server_count * 1000, 2) if server_count else None,
         "correlation": not args.no_correlate,
         "cpus": os.cpu_count(),
+        "machine": f"{_cpu()}, {os.cpu_count()} CPUs, Linux {platform.release()}",
     }
+    slow = report["sustained_rate"] < MIN_RATE_SHARE * args.rate
     print(
         f"{args.agents} agents, {sent} alerts in {elapsed:.1f} s: sustained "
         f"{report['sustained_rate']:.0f} alerts/s (target {args.rate:.0f}); intake latency "
@@ -235,7 +241,13 @@ def main() -> None:
         f"lost {lost}, duplicated {extra}, retries {report['retries']}"
     )
     print(json.dumps(report))
-    if lost or extra:
+    if slow:
+        print(
+            f"sustained rate {report['sustained_rate']:.0f} alerts/s is under "
+            f"{MIN_RATE_SHARE:.0%} of the target {args.rate:.0f}",
+            file=sys.stderr,
+        )
+    if lost or extra or slow:
         sys.exit(1)
 
 

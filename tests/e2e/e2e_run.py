@@ -486,6 +486,41 @@ def pct(values: list[float], q: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 3)
 
 
+def _ignore_signals() -> None:
+    """From now on SIGINT, SIGTERM and the deadline alarm cannot abort cleanup or the JSON line."""
+    signal.alarm(0)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def stored_alerts(page: int = 1000) -> tuple[list[dict[str, Any]], int]:
+    """Every alert the coordinator stored, read page by page (``offset``), and its total.
+
+    The total is -1 when the coordinator could not be read.
+    """
+    out: list[dict[str, Any]] = []
+    total = -1
+    while True:
+        res = in_ns(
+            "coord",
+            "curl",
+            "-sf",
+            "--max-time",
+            "5",
+            "-H",
+            f"Authorization: Bearer {ADMIN_TOKEN}",
+            f"http://{addr('coord')}:{COORD_PORT}/api/v1/alerts?limit={page}&offset={len(out)}",
+        )
+        if res.returncode != 0:
+            log(f"reading stored alerts at offset {len(out)} failed: curl {res.returncode}")
+            return out, total
+        body = json.loads(res.stdout)
+        total = int(body["total"])
+        out.extend(body["alerts"])
+        if not body["alerts"] or len(out) >= total:
+            return out, total
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("e2e: needs root (network namespaces, raw sockets, nftables)", file=sys.stderr)
@@ -505,6 +540,7 @@ def main() -> int:
     try:
         result = scenario(run, started)
     except Exception as exc:  # noqa: BLE001 - reported in the JSON line, after cleanup
+        _ignore_signals()  # a second signal must not cut the report or the cleanup short
         log(f"FAILED: {type(exc).__name__}: {exc}")
         for name in ("agent", "coordinator"):
             p = run.tmp / f"{name}.log"
@@ -513,7 +549,7 @@ def main() -> int:
                 log(f"--- last lines of {name}.log:\n" + "\n".join(tail))
         result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     finally:
-        signal.alarm(0)
+        _ignore_signals()
         run.cleanup()
     result["duration_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(result, sort_keys=True))
@@ -712,20 +748,8 @@ def scenario(run: Run, started: float) -> dict[str, Any]:
     run.stop("agent", timeout=15)
     events = read_events(run.tmp / "agent-events.jsonl")
     agent_alerts = {e["uid"]: e for e in events if e["type"] == "alert"}
-    res = in_ns(
-        "coord",
-        "curl",
-        "-sf",
-        "--max-time",
-        "5",
-        "-H",
-        f"Authorization: Bearer {ADMIN_TOKEN}",
-        f"http://{addr('coord')}:{COORD_PORT}/api/v1/alerts?limit=1000",
-    )
-    stored: dict[str, Any] = {"alerts": [], "total": -1}
-    if res.returncode == 0:
-        stored = json.loads(res.stdout)
-    stored_uids = [str(a["alert"]["uid"]) for a in stored["alerts"]]
+    stored, stored_total = stored_alerts()
+    stored_uids = [str(a["alert"]["uid"]) for a in stored]
     alerts_lost = len(set(agent_alerts) - set(stored_uids))
     duplicates = len(stored_uids) - len(set(stored_uids))
     during = [u for u, a in agent_alerts.items() if t_down <= _epoch(a["ts"]) <= t_up]
@@ -804,7 +828,7 @@ def scenario(run: Run, started: float) -> dict[str, Any]:
         "expired_ok": bool(decisions) and all(back.values()),
         "alerts_lost": alerts_lost,
         "alerts_sent": len(agent_alerts),
-        "alerts_stored": stored.get("total"),
+        "alerts_stored": stored_total,
         "alerts_duplicated": duplicates,
         "alerts_during_outage": len(during),
         "coordinator_restart": {"down_at": round(t_down, 3), "up_at": round(t_up, 3)},

@@ -221,6 +221,10 @@ class Publisher:
             batch = self.outbox.peek(kind, self.batch_size)
             if not batch:
                 return
+            if kind == "feedback":
+                # A decision is queued before its feedback: send what was queued up to now
+                # first, so the coordinator knows every decision this batch reports on.
+                self._drain("decision")
             self._send(kind, batch)
             if len(batch) < self.batch_size:
                 return

@@ -13,9 +13,10 @@ that got through (segments on TCP connections opened before the block are counte
 None means the attack no longer reaches a service: feedback ``effective``; otherwise
 ``ineffective``.
 ``shared`` enforces the coordinator's shared decisions (and lifts revoked ones); ``tick``
-reports expiries and finished effect checks. The policy's context holds the decisions in force
-that cover an address of the alerts at hand (kept in memory), so deciding costs the same with
-ten or ten thousand sources blocked.
+reports expiries and finished effect checks, and (at most every ``sync_s`` seconds) lifts what
+was revoked in the local ledger from elsewhere (``swarmguard decisions revoke ID --db``). The
+policy's context holds the decisions in force that cover an address of the alerts at hand
+(kept in memory), so deciding costs the same with ten or ten thousand sources blocked.
 
 Examples
 --------
@@ -126,6 +127,8 @@ class Responder:
         How long a real block is watched for answers to its target (0: not watched).
     clock
         Current time (injected for replays).
+    sync_s
+        Least interval between two reads of the ledger for revocations made elsewhere.
     on_queued
         Called after records were queued (wakes the publisher).
     """
@@ -142,6 +145,7 @@ class Responder:
         local_hosts: Sequence[str] = (),
         effect_check_s: float = 2.0,
         clock: Clock = utcnow,
+        sync_s: float = 1.0,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.agent_id = agent_id
@@ -155,6 +159,8 @@ class Responder:
         self.effect_check_s = effect_check_s
         self.clock = clock
         self.on_queued = on_queued
+        self.sync_s = sync_s
+        self._next_sync = 0.0
         self._lock = threading.RLock()
         self._blocked: dict[str, float] = {}  # target -> monotonic expiry
         # uid -> (decision in force, its expiry): an in-memory mirror of the ledger's active set
@@ -244,13 +250,12 @@ class Responder:
         for decision in deleted:
             with self._lock:
                 feedback = self.rails.revoke(decision.uid, by="coordinator", reason="shared revoke")
-                self._blocked.pop(decision.value, None)
-                self._active.pop(decision.uid, None)
+                self._forget(decision)
             records.extend(feedback)
         self._record_feedback(records)
 
     def tick(self) -> None:
-        """Report expired decisions and finished effect checks; refresh gauges."""
+        """Report expiries and finished effect checks, lift revocations made elsewhere."""
         records: list[Feedback] = []
         with self._lock:
             records.extend(self.rails.expire())
@@ -258,6 +263,17 @@ class Responder:
             for uid in [u for u, (_d, until) in self._active.items() if until <= now]:
                 del self._active[uid]
             now_mono = time.monotonic()
+            if now_mono >= self._next_sync:
+                self._next_sync = now_mono + self.sync_s
+                lifted, feedback = self.rails.lift_revoked()
+                records.extend(feedback)
+                for decision in lifted:
+                    logger.info(
+                        "decision %s on %s revoked in the ledger: lifted",
+                        decision.uid[:8],
+                        decision.value,
+                    )
+                    self._forget(decision)
             for value in [v for v, until in self._blocked.items() if until <= now_mono]:
                 del self._blocked[value]
             for value, w in list(self._watch.items()):
@@ -284,6 +300,18 @@ class Responder:
         self._record_feedback(feedback)
 
     # ------------------------------------------------------------------ helpers
+    def _forget(self, decision: Decision) -> None:
+        """Drop a lifted decision from the in-memory state (its target is no longer blocked)."""
+        self._active.pop(decision.uid, None)
+        w = self._watch.get(decision.value)
+        if w is not None and w.decision.uid == decision.uid:
+            del self._watch[decision.value]
+        still = any(
+            d.value == decision.value and d.action in _BLOCKING for d, _ in self._active.values()
+        )
+        if not still:
+            self._blocked.pop(decision.value, None)
+
     def _is_blocked(self, value: str | None, now_mono: float) -> bool:
         if value is None:
             return False

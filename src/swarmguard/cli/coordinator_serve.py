@@ -59,6 +59,10 @@ def coordinator_serve_command(
         bool,
         typer.Option(help="correlation decisions are real, not dry-run (simulated) ones"),
     ] = False,
+    max_active: Annotated[
+        int,
+        typer.Option(min=1, help="most decisions in force; more are stored refused, not served"),
+    ] = 10_000,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the coordinator service: agent API, alert intake, decisions, CrowdSec, dashboard."""
@@ -82,6 +86,7 @@ def coordinator_serve_command(
                 "heartbeat_s": heartbeat,
                 "correlate": correlate,
                 "enforce": enforce,
+                "max_active": max_active,
                 "allowlist": ["127.0.0.0/8", "::1/128", *(allow or [])],
             }
         )

@@ -2,7 +2,8 @@
 
 Works on a local ledger (``--db PATH``, the agent's or the coordinator's SQLite file) or on a
 running coordinator (``--coordinator URL --token T``, the admin token). A revocation in a local
-ledger is lifted by the agent that owns it on its next sync.
+ledger is lifted by the running agent that owns it within about a second (its responder reads
+the ledger for revocations made elsewhere and revokes them at every enforcer).
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class _Remote:
         self._client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0)
         self._httpx = httpx
 
-    def call(self, method: str, path: str) -> Any:
+    def call(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
         try:
-            res = self._client.request(method, path)
+            res = self._client.request(method, path, params=params)
         except self._httpx.HTTPError as exc:
             raise SwarmguardError(f"cannot reach the coordinator: {exc}") from exc
         if res.status_code >= 400:
@@ -214,7 +215,7 @@ def revoke_command(
             assert coordinator is not None
             remote = _Remote(coordinator, token)
             try:
-                remote.call("DELETE", f"/api/v1/decisions/{uid}")
+                remote.call("DELETE", f"/api/v1/decisions/{uid}", {"reason": reason})
             finally:
                 remote.close()
         out.print(f"revoked {uid}", highlight=False)

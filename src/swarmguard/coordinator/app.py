@@ -255,14 +255,22 @@ def create_app(
         """Share decisions (an agent's local ones, or the administrator's) with every agent."""
         too_many(len(body.decisions), "decisions")
         origin = "admin" if who.admin else "agent"
-        accepted, refused = svc.add_decisions(body.decisions, origin=origin)
-        return DecisionsResponse(accepted=accepted, refused=refused)
+        out = svc.add_decisions(body.decisions, origin=origin, agent_id=who.agent_id)
+        return DecisionsResponse(
+            accepted=out.accepted,
+            refused=out.refused,
+            capped=out.capped,
+            duplicates=out.duplicates,
+        )
 
     @app.post("/api/v1/feedback", tags=["decisions"])
     def feedback(body: FeedbackIn, _who: Caller) -> FeedbackResponse:
-        """Store enforcer reports about decisions."""
+        """Store enforcer reports about known decisions (others are counted ``unknown``)."""
         too_many(len(body.feedback), "feedback reports")
-        return FeedbackResponse(accepted=svc.record_feedback(body.feedback))
+        out = svc.record_feedback(body.feedback)
+        return FeedbackResponse(
+            accepted=out.accepted, duplicates=out.duplicates, unknown=out.unknown
+        )
 
     @app.get("/api/v1/decisions/stream", tags=["decisions"])
     def decision_stream(

@@ -89,10 +89,18 @@ class DecisionsIn(_Body):
 
 
 class DecisionsResponse(BaseModel):
-    """Decisions stored; ``refused`` ones target an allow-listed address and are never served."""
+    """What became of the decisions sent.
+
+    ``accepted``: new and in force. ``refused``: new but stored refused, never served (an
+    allow-listed target, or one of ``capped``: the coordinator's ``max_active`` decisions were
+    already in force). ``duplicates``: already known by uid, nothing changed. An agent's
+    decisions are stored with origin ``agent:<its id>`` whatever they claim.
+    """
 
     accepted: int
     refused: int = 0
+    capped: int = 0
+    duplicates: int = 0
 
 
 class FeedbackIn(_Body):
@@ -102,9 +110,15 @@ class FeedbackIn(_Body):
 
 
 class FeedbackResponse(BaseModel):
-    """Reports stored."""
+    """What became of the reports sent.
+
+    ``accepted``: stored. ``duplicates``: already stored (by uid). ``unknown``: about a decision
+    the coordinator does not have; dropped (the rest of the batch is still stored).
+    """
 
     accepted: int
+    duplicates: int = 0
+    unknown: int = 0
 
 
 class StreamResponse(BaseModel):

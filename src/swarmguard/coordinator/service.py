@@ -13,7 +13,7 @@ Examples
 >>> d = Decision(ts=datetime.now(UTC), action="block", scope="ip", value="127.0.0.9",
 ...              ttl_s=60, origin="admin")
 >>> svc.add_decisions([d], origin="admin")
-(0, 1)
+DecisionsOutcome(accepted=0, refused=1, capped=0, duplicates=0)
 >>> svc.close()
 """
 
@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -35,7 +36,13 @@ from swarmguard.records.decision import Decision, Feedback
 from swarmguard.respond.allowlist import AllowList
 from swarmguard.respond.ledger import DecisionLedger
 
-__all__ = ["AlertObserver", "CoordinatorService", "load_correlator"]
+__all__ = [
+    "AlertObserver",
+    "CoordinatorService",
+    "DecisionsOutcome",
+    "FeedbackOutcome",
+    "load_correlator",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,33 @@ def load_correlator(settings: ServiceSettings, ledger: DecisionLedger) -> AlertO
         offences=ledger.offences,
         dry_run=not settings.enforce,
     )
+
+
+@dataclass
+class DecisionsOutcome:
+    """What became of a batch of decisions.
+
+    ``accepted`` are new and in force; ``refused`` are new but kept refused (allow-listed
+    target, or ``capped``: the ``max_active`` cap was reached); ``duplicates`` were known.
+    """
+
+    accepted: int = 0
+    refused: int = 0
+    capped: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class FeedbackOutcome:
+    """What became of a batch of feedback reports.
+
+    ``accepted`` were stored; ``duplicates`` were known (by uid); ``unknown`` name a decision
+    the coordinator does not have and were dropped.
+    """
+
+    accepted: int = 0
+    duplicates: int = 0
+    unknown: int = 0
 
 
 def _now() -> datetime:
@@ -106,6 +140,7 @@ class CoordinatorService:
             correlator = load_correlator(settings, self.ledger)
         self.correlator = correlator
         self._correlate_lock = threading.Lock()
+        self._decide_lock = threading.Lock()
         now = self.clock().timestamp()
         for agent_id, token in settings.agent_tokens.items():
             self.store.add_token(agent_id, token.get_secret_value(), now=now)
@@ -198,29 +233,56 @@ class CoordinatorService:
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def add_decisions(self, decisions: Sequence[Decision], *, origin: str) -> tuple[int, int]:
-        """Enter decisions into the ledger; allow-listed targets are kept as refused.
+    def add_decisions(
+        self, decisions: Sequence[Decision], *, origin: str, agent_id: str | None = None
+    ) -> DecisionsOutcome:
+        """Enter decisions into the ledger; see ``DecisionsOutcome`` for what is counted how.
 
-        Returns ``(accepted, refused)``.
+        ``origin`` labels the metric. Decisions sent by an agent (``agent_id``) are stored with
+        origin ``agent:<agent_id>`` whatever they claim, so an agent cannot pass its decisions
+        off as the coordinator's or another agent's. A decision already in the ledger (by uid)
+        is a duplicate and changes nothing. An allow-listed target, or a new decision once
+        ``max_active`` are in force, is kept as refused (for ``explain``) and never served.
         """
-        accepted = refused = 0
-        for decision in decisions:
-            why = self.allow.check(decision)
-            self.ledger.add(decision, refused=why)
-            if why is None:
-                accepted += 1
-            else:
-                refused += 1
-                log.warning("refused decision %s: %s", decision.uid, why)
+        out = DecisionsOutcome()
+        forced = None if agent_id is None else f"agent:{agent_id}"
+        cap = self.settings.max_active
+        with self._decide_lock:
+            active = self.ledger.count_active(self.clock())
+            for decision in decisions:
+                if forced is not None and decision.origin != forced:
+                    decision = decision.model_copy(update={"origin": forced})
+                if self.ledger.seq(decision.uid) is not None:
+                    out.duplicates += 1
+                    continue
+                why = self.allow.check(decision)
+                if why is None and decision.action != "unblock" and active >= cap:
+                    why = f"cap of {cap} active decisions reached"
+                    out.capped += 1
+                self.ledger.add(decision, refused=why)
+                if why is None:
+                    out.accepted += 1
+                    active += 1
+                else:
+                    out.refused += 1
+                    log.warning("refused decision %s: %s", decision.uid, why)
         self.metrics.decisions_received.labels(origin=origin).inc(len(decisions))
-        self.metrics.decisions_refused.inc(refused)
-        return accepted, refused
+        self.metrics.decisions_refused.inc(out.refused)
+        return out
 
-    def record_feedback(self, feedback: Sequence[Feedback]) -> int:
-        """Store enforcer reports; return how many."""
+    def record_feedback(self, feedback: Sequence[Feedback]) -> FeedbackOutcome:
+        """Store enforcer reports about known decisions; see ``FeedbackOutcome``."""
+        out = FeedbackOutcome()
         for fb in feedback:
-            self.ledger.record_feedback(fb)
-        return len(feedback)
+            if self.ledger.seq(fb.decision_uid) is None:
+                out.unknown += 1
+            elif self.ledger.record_feedback(fb):
+                out.accepted += 1
+            else:
+                out.duplicates += 1
+        if out.unknown:
+            log.warning("ignored %d feedback report(s) about unknown decisions", out.unknown)
+        return out
 
     def stream(self, since: int) -> tuple[list[Decision], list[Decision], int]:
         """The shared blocklist after cursor ``since``: new, revoked, next cursor."""

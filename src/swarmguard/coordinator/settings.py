@@ -51,6 +51,11 @@ class ServiceSettings(BaseModel):
     heartbeat_s: float = Field(10.0, gt=0, description="how often agents should heartbeat")
     max_batch: int = Field(1000, ge=1, description="most alerts in one batch (more: 413)")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest request body (more: 413)")
+    max_active: int = Field(
+        10_000,
+        ge=1,
+        description="most decisions in force at once; more are stored as refused (never served)",
+    )
     correlate: bool = Field(True, description="run accepted alerts through the Correlator")
     correlation_window_s: float = Field(60.0, gt=0, description="correlation window")
     enforce: bool = Field(

@@ -177,13 +177,14 @@ class DecisionLedger:
                     raise
             return Decision.model_validate_json(row[0])
 
-    def record_feedback(self, fb: Feedback) -> None:
-        """Append one enforcer report (idempotent on the feedback uid)."""
+    def record_feedback(self, fb: Feedback) -> bool:
+        """Append one enforcer report (idempotent on the feedback uid); False when known."""
         with self._lock:
-            self._db.execute(
+            cur = self._db.execute(
                 "INSERT OR IGNORE INTO feedback (uid, decision_uid, ts, body) VALUES (?, ?, ?, ?)",
                 (fb.uid, fb.decision_uid, _epoch(fb.ts), fb.model_dump_json()),
             )
+            return cur.rowcount == 1
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, uid: str) -> Decision | None:

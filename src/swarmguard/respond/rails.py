@@ -227,13 +227,19 @@ class SafetyRails:
 
     def sync(self) -> list[Feedback]:
         """Lift what was revoked in the ledger by someone else (the CLI, another process)."""
+        return self.lift_revoked()[1]
+
+    def lift_revoked(self) -> tuple[list[Decision], list[Feedback]]:
+        """Like ``sync``, and also return the decisions it lifted (to forget cached state)."""
         with self._lock:
             _, deleted, self._cursor = self.ledger.changes(self._cursor)
+            lifted: list[Decision] = []
             out: list[Feedback] = []
             for decision in deleted:
                 if decision.uid not in self._lifted:
+                    lifted.append(decision)
                     out.extend(self._lift(decision))
-            return out
+            return lifted, out
 
     def expire(self) -> list[Feedback]:
         """Report (once) every decision whose TTL ran out; tell enforcers that keep state."""

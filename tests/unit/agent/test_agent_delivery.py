@@ -15,12 +15,12 @@ with warnings.catch_warnings():
     # starlette 1.x prefers httpx2 for its TestClient; httpx works the same.
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
-from swarmguard.agent.outbox import Outbox
+from swarmguard.agent.outbox import Outbox, OutboxItem, RecordKind
 from swarmguard.agent.publisher import Publisher
 from swarmguard.coordinator.app import create_app
 from swarmguard.coordinator.settings import ServiceSettings
 from swarmguard.records.alert import Alert, AlertInfo
-from swarmguard.records.decision import Decision, DecisionReason
+from swarmguard.records.decision import Decision, DecisionReason, Feedback
 
 ADMIN = "admin-secret"
 TOKEN = "edge1-secret"
@@ -223,3 +223,42 @@ def test_unauthorised_token_keeps_records_queued(app_client: TestClient, tmp_pat
     assert pub.step(now=0.0) is False
     assert "401" in pub.stats.last_error
     assert box.pending()["alert"] == 3
+
+
+class _RacingOutbox(Outbox):
+    """An outbox where a decision and its feedback are queued just after the decisions drained."""
+
+    def __init__(self, decision: Decision, feedback: Feedback) -> None:
+        super().__init__(":memory:")
+        self._late: tuple[Decision, Feedback] | None = (decision, feedback)
+
+    def peek(self, kind: RecordKind, limit: int) -> list[OutboxItem]:
+        found = super().peek(kind, limit)
+        if kind == "decision" and not found and self._late is not None:
+            d, fb = self._late  # what the responder queues, in this order, at this moment
+            self._late = None
+            self.put("decision", d.uid, d.model_dump_json())
+            self.put("feedback", fb.uid, fb.model_dump_json())
+        return found
+
+
+def test_feedback_never_arrives_before_its_decision(app_client: TestClient) -> None:
+    d = Decision(
+        ts=datetime.now(UTC),
+        action="block",
+        scope="ip",
+        value="203.0.113.77",
+        ttl_s=600,
+        origin="agent:edge1",
+    )
+    fb = Feedback(
+        ts=d.ts, decision_uid=d.uid, enforcer="nftables", status="applied", duration_ms=0.3
+    )
+    box = _RacingOutbox(d, fb)
+    pub = Publisher(box, agent_client(app_client, Switch()), agent_id="edge1", pull=False)
+    assert pub.step(0.0)
+    assert box.pending() == {"alert": 0, "decision": 0, "feedback": 0}
+    info = app_client.get(
+        f"/api/v1/decisions/{d.uid}/explain", headers={"Authorization": f"Bearer {ADMIN}"}
+    ).json()
+    assert [(f["enforcer"], f["status"]) for f in info["feedback"]] == [("nftables", "applied")]

@@ -198,7 +198,7 @@ def test_decisions_stream_explain_revoke(client: TestClient, clock: FakeClock) -
     r = client.post(
         "/api/v1/decisions", json={"decisions": [d.model_dump(mode="json")]}, headers=E1
     )
-    assert r.json() == {"accepted": 1, "refused": 0}
+    assert r.json() == {"accepted": 1, "refused": 0, "capped": 0, "duplicates": 0}
     stream = client.get("/api/v1/decisions/stream?since=0", headers=E2).json()
     assert [x["uid"] for x in stream["new"]] == [d.uid] and stream["deleted"] == []
     cursor = stream["cursor"]
@@ -214,7 +214,9 @@ def test_decisions_stream_explain_revoke(client: TestClient, clock: FakeClock) -
         "duration_ms": 1.5,
     }
     assert client.post("/api/v1/feedback", json={"feedback": [fb]}, headers=E1).json() == {
-        "accepted": 1
+        "accepted": 1,
+        "duplicates": 0,
+        "unknown": 0,
     }
     info = client.get(f"/api/v1/decisions/{d.uid}/explain", headers=A).json()
     assert info["state"] == "active" and info["feedback"][0]["enforcer"] == "nftables"
@@ -248,6 +250,8 @@ def test_allow_listed_target_is_refused(make_client: Callable[..., TestClient]) 
     assert client.post("/api/v1/decisions", json=body, headers=A).json() == {
         "accepted": 1,
         "refused": 2,
+        "capped": 0,
+        "duplicates": 0,
     }
     new = client.get("/api/v1/decisions/stream", headers=E1).json()["new"]
     assert [x["value"] for x in new] == ["192.0.2.1"]
@@ -384,30 +388,253 @@ def test_correlator_ignores_allow_listed_sources(make_client: Callable[..., Test
     assert client.get("/api/v1/decisions/stream", headers=E1).json()["new"] == []
 
 
-POSTS = [
-    ("/api/v1/agents/register", {"agent_id": 7}),
-    ("/api/v1/agents/edge1/heartbeat", {"health": ["not", "a", "table"]}),
-    ("/api/v1/alerts", {"batch_id": "b", "alerts": [{"uid": "x"}]}),
-    ("/api/v1/decisions", {"decisions": "block everything"}),
-    ("/api/v1/feedback", {"feedback": [{"decision_uid": "x", "status": "great"}]}),
-]
+# -- bad input on every route (enumerated from the app, so a new route is covered) ---------------
+
+_NOT_API = {"/", "/healthz", "/metrics", "/dashboard", "/openapi.json", "/docs", "/redoc"}
+_NOT_API |= {"/docs/oauth2-redirect"}
 
 
-@pytest.mark.parametrize(("path", "wrong"), POSTS)
-def test_every_post_refuses_bad_input_and_changes_nothing(
-    client: TestClient, path: str, wrong: dict[str, Any]
+def _api_routes() -> list[tuple[str, str]]:
+    from fastapi.routing import APIRoute
+
+    from swarmguard.coordinator.app import create_app
+    from swarmguard.coordinator.settings import ServiceSettings
+
+    app = create_app(ServiceSettings(db=":memory:", correlate=False))
+    try:
+        return sorted(
+            (method, r.path)
+            for r in app.routes
+            if isinstance(r, APIRoute) and r.path not in _NOT_API
+            for method in r.methods or ()
+        )
+    finally:
+        app.state.service.close()
+
+
+ROUTES = _api_routes()
+SEED = make_decision("192.0.2.99")
+
+
+def _feedback(uid: str, n: int = 1) -> list[dict[str, Any]]:
+    return [
+        {
+            "ts": "2026-11-26T12:00:00Z",
+            "decision_uid": uid,
+            "enforcer": "nftables",
+            "status": "applied",
+            "duration_ms": 1.0,
+            "uid": f"fb-{uid}-{i}",
+        }
+        for i in range(n)
+    ]
+
+
+# A body each POST route would accept: only the credentials (or the mutation) stop it.
+VALID_BODIES: dict[str, Callable[[], dict[str, Any]]] = {
+    "/api/v1/agents/register": lambda: {"agent_id": "edge1"},
+    "/api/v1/agents/{agent_id}/heartbeat": lambda: {"health": {"q": 1}},
+    "/api/v1/alerts": lambda: batch(2),
+    "/api/v1/decisions": lambda: {
+        "decisions": [make_decision("192.0.2.50").model_dump(mode="json")]
+    },
+    "/api/v1/feedback": lambda: {"feedback": _feedback(SEED.uid)},
+}
+WRONG_TYPES: dict[str, list[dict[str, Any]]] = {
+    "/api/v1/agents/register": [{}, {"agent_id": 7}, {"agent_id": "e1", "addresses": "10.0.0.1"}],
+    "/api/v1/agents/{agent_id}/heartbeat": [{"health": ["not", "a", "table"]}, {"health": 3}],
+    "/api/v1/alerts": [
+        {},
+        {"batch_id": "b", "alerts": [{"uid": "x"}]},
+        {"batch_id": [], "alerts": []},
+    ],
+    "/api/v1/decisions": [{}, {"decisions": "block all"}, {"decisions": [{"ttl_s": "long"}]}],
+    "/api/v1/feedback": [
+        {},
+        {"feedback": [{"decision_uid": "x", "status": "great"}]},
+        {"feedback": [{**_feedback("x")[0], "duration_ms": "slow"}]},
+    ],
+}
+POSTS = [(m, p) for m, p in ROUTES if m == "POST"]
+
+
+def _url(path: str) -> str:
+    return path.replace("{agent_id}", "edge1").replace("{uid}", SEED.uid)
+
+
+def _seeded(client: TestClient) -> None:
+    register(client)
+    assert client.post("/api/v1/alerts", json=batch(3), headers=E1).json()["accepted"] == 3
+    body = {"decisions": [SEED.model_dump(mode="json")]}
+    assert client.post("/api/v1/decisions", json=body, headers=E1).json()["accepted"] == 1
+    fb = {"feedback": _feedback(SEED.uid, 2)}
+    assert client.post("/api/v1/feedback", json=fb, headers=E1).json()["accepted"] == 2
+    bouncer = {"X-Api-Key": BOUNCER_KEY}
+    assert client.get("/v1/decisions/stream?startup=true", headers=bouncer).status_code == 200
+
+
+def _state(client: TestClient) -> tuple[object, ...]:
+    """Everything a request could change: alerts, decisions, feedback, agents, bouncer cursor."""
+    svc = client.app.state.service
+    agents = [(a.agent_id, a.health, a.last_seen) for a in svc.store.list_agents()]
+    return (
+        svc.store.alert_count(),
+        svc.ledger.cursor(),
+        len(svc.ledger.feedback(SEED.uid)),
+        svc.ledger.is_revoked(SEED.uid),
+        agents,
+        svc.store.bouncer_cursor("fw"),
+    )
+
+
+def test_every_route_is_covered_by_the_bad_input_tables() -> None:
+    assert ("GET", "/api/v1/decisions") in ROUTES and ("HEAD", "/v1/decisions") in ROUTES
+    assert {p for _, p in POSTS} == set(VALID_BODIES) == set(WRONG_TYPES)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_route_refuses_bad_credentials_and_changes_nothing(
+    client: TestClient, method: str, path: str
 ) -> None:
+    _seeded(client)
+    before = _state(client)
+    body = VALID_BODIES[path]() if method == "POST" else None
+    if path.startswith("/v1/"):  # CrowdSec routes: X-Api-Key
+        bad = [{"X-Api-Key": "nope"}, {}, A, {"X-Api-Key": ""}]
+    else:
+        bad = [{"Authorization": "Bearer nope"}, {}, {"X-Api-Key": BOUNCER_KEY}]
+    for headers in bad:
+        r = client.request(method, _url(path), json=body, headers=headers)
+        assert r.status_code in (401, 403), (method, path, headers, r.status_code)
+        if method != "HEAD":
+            assert r.json()["detail"]
+    assert _state(client) == before
+
+
+@pytest.mark.parametrize(("method", "path"), POSTS)
+def test_every_post_refuses_bad_input_and_changes_nothing(
+    client: TestClient, method: str, path: str
+) -> None:
+    _seeded(client)
+    before = _state(client)
+    url = _url(path)
     headers = {**E1, "content-type": "application/json"}
-    for content in [b"{oops", b"null", b"[]", b'"text"', json.dumps(wrong).encode()]:
-        r = client.post(path, content=content, headers=headers)
+    contents = [b"{oops", b"", b"null", b"[]", b'"text"', b"\xff\xfe", b'{"extra": 1}']
+    contents += [json.dumps(w).encode() for w in WRONG_TYPES[path]]
+    for content in contents:
+        r = client.post(url, content=content, headers=headers)
         assert r.status_code in (400, 422), (path, content, r.status_code)
         assert r.json()["detail"]
-    assert client.post(path, json=wrong).status_code == 401
+    r = client.post(url, json=VALID_BODIES[path](), headers={**E1, "content-type": "text/plain"})
+    assert r.status_code in (400, 415, 422), (path, "text/plain", r.status_code)
     big = b'{"x": "' + b"y" * (1 << 20) + b'"}'
-    assert client.post(path, content=big, headers=headers).status_code == 413
-    assert client.get("/api/v1/agents", headers=A).json()["agents"] == []
-    assert totals(client) == 0
-    assert client.get("/api/v1/decisions/stream", headers=E1).json()["cursor"] == 0
+    assert client.post(url, content=big, headers=headers).status_code == 413
+    assert _state(client) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers"),
+    [
+        ("GET", "/api/v1/stats?minutes=abc", A),
+        ("GET", "/api/v1/stats?minutes=0", A),
+        ("GET", "/api/v1/stats?minutes=1e9", A),
+        ("GET", "/api/v1/stats?bucket_s=abc", A),
+        ("GET", "/api/v1/stats?bucket_s=0", A),
+        ("GET", "/api/v1/stats?bucket_s=nan", A),
+        ("GET", "/api/v1/stats?minutes=inf", A),
+        ("GET", "/api/v1/alerts?offset=-1", A),
+        ("GET", "/api/v1/alerts?offset=abc", A),
+        ("GET", "/api/v1/alerts?limit=abc", A),
+        ("GET", "/api/v1/alerts?limit=100000", A),
+        ("GET", "/api/v1/decisions/stream?since=abc", E1),
+        ("GET", "/api/v1/decisions/stream?since=-1", E1),
+        ("DELETE", f"/api/v1/decisions/{SEED.uid}?reason=" + "x" * 501, A),
+        ("GET", "/v1/decisions/stream?startup=abc", {"X-Api-Key": BOUNCER_KEY}),
+        ("GET", "/v1/decisions?range=bad", {"X-Api-Key": BOUNCER_KEY}),
+        ("GET", "/v1/decisions?ip=999.1.1.1", {"X-Api-Key": BOUNCER_KEY}),
+        ("HEAD", "/v1/decisions", {"X-Api-Key": "nope"}),
+        ("HEAD", "/v1/decisions", {}),
+    ],
+)
+def test_bad_query_parameters_are_4xx_and_change_nothing(
+    client: TestClient, method: str, url: str, headers: dict[str, str]
+) -> None:
+    _seeded(client)
+    before = _state(client)
+    r = client.request(method, url, headers=headers)
+    assert 400 <= r.status_code < 500, (url, r.status_code, r.text)
+    if method != "HEAD":
+        assert r.json()["detail"]
+    assert _state(client) == before
+
+
+def test_head_with_a_good_key_is_200(client: TestClient) -> None:
+    assert client.head("/v1/decisions", headers={"X-Api-Key": BOUNCER_KEY}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/feedback", "/api/v1/decisions", "/api/v1/alerts"])
+def test_batches_over_1000_items_are_413_and_change_nothing(client: TestClient, path: str) -> None:
+    _seeded(client)
+    before = _state(client)
+    if path == "/api/v1/feedback":
+        body: dict[str, Any] = {"feedback": _feedback(SEED.uid, 1001)}
+    elif path == "/api/v1/decisions":
+        one = make_decision("192.0.2.51").model_dump(mode="json")
+        body = {"decisions": [{**one, "uid": f"d{i}"} for i in range(1001)]}
+    else:
+        body = batch(1001, start=100, batch_id="big")
+    r = client.post(path, json=body, headers=E1)
+    assert r.status_code == 413 and "1000" in r.json()["detail"]
+    assert _state(client) == before
+
+
+# -- what agents may claim ------------------------------------------------------------------------
+
+
+def test_agent_decisions_take_the_agents_origin(client: TestClient) -> None:
+    forged = [
+        make_decision("192.0.2.60").model_copy(update={"origin": "coordinator"}),
+        make_decision("192.0.2.61").model_copy(update={"origin": "agent:edge2"}),
+        make_decision("192.0.2.62").model_copy(update={"origin": "admin"}),
+    ]
+    body = {"decisions": [d.model_dump(mode="json") for d in forged]}
+    assert client.post("/api/v1/decisions", json=body, headers=E1).json()["accepted"] == 3
+    new = client.get("/api/v1/decisions/stream", headers=E2).json()["new"]
+    assert {d["origin"] for d in new} == {"agent:edge1"}
+    assert [d["uid"] for d in new] == [d.uid for d in forged]
+    admin = make_decision("192.0.2.63").model_copy(update={"origin": "admin:alice"})
+    body = {"decisions": [admin.model_dump(mode="json")]}
+    client.post("/api/v1/decisions", json=body, headers=A)
+    info = client.get(f"/api/v1/decisions/{admin.uid}/explain", headers=A).json()
+    assert info["origin"] == "admin:alice"  # the administrator's own origin is kept
+
+
+def test_active_decisions_are_capped(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_active=2)
+    ds = [make_decision(f"192.0.2.{i}") for i in range(70, 73)]
+    body = {"decisions": [d.model_dump(mode="json") for d in ds]}
+    r = client.post("/api/v1/decisions", json=body, headers=E1)
+    assert r.json() == {"accepted": 2, "refused": 1, "capped": 1, "duplicates": 0}
+    info = client.get(f"/api/v1/decisions/{ds[2].uid}/explain", headers=A).json()
+    assert info["state"] == "refused" and "cap of 2" in info["refused"]
+    assert len(client.get("/api/v1/decisions", headers=A).json()["decisions"]) == 2
+    r = client.post("/api/v1/decisions", json=body, headers=E1)  # resent: nothing new
+    assert r.json() == {"accepted": 0, "refused": 0, "capped": 0, "duplicates": 3}
+    client.delete(f"/api/v1/decisions/{ds[0].uid}", headers=A)
+    late = make_decision("192.0.2.80")
+    body = {"decisions": [late.model_dump(mode="json")]}
+    assert client.post("/api/v1/decisions", json=body, headers=E1).json()["accepted"] == 1
+
+
+def test_feedback_on_unknown_decisions_and_duplicates(client: TestClient) -> None:
+    _seeded(client)  # two reports on SEED stored
+    fb = _feedback(SEED.uid, 3) + _feedback("no-such-decision")
+    r = client.post("/api/v1/feedback", json={"feedback": fb}, headers=E1)
+    assert r.status_code == 200
+    assert r.json() == {"accepted": 1, "duplicates": 2, "unknown": 1}
+    svc = client.app.state.service
+    assert len(svc.ledger.feedback(SEED.uid)) == 3
+    assert svc.ledger.feedback("no-such-decision") == []
 
 
 def test_one_agent_cannot_pass_for_several(make_client: Callable[..., TestClient]) -> None:

@@ -61,6 +61,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _agent_delivers_over_https(url: str, ca: Path, tmp_path: Path) -> None:
+    """The agent's own client and publisher, configured with ``ca``, deliver alerts over TLS."""
+    from swarmguard.agent.config import parse_agent_config
+    from swarmguard.agent.outbox import Outbox
+    from swarmguard.agent.publisher import Publisher
+    from swarmguard.agent.runtime import coordinator_client
+
+    from .conftest import make_alert
+
+    def publisher(with_ca: bool) -> tuple[Publisher, Outbox]:
+        text = f'agent_id = "edge1"\n[coordinator]\nurl = "{url}"\ntoken = "edge1-token"\n'
+        if with_ca:
+            text += f'ca = "{ca}"\n'
+        client = coordinator_client(parse_agent_config(text, "agent.toml"))
+        assert client is not None
+        box = Outbox(":memory:")
+        box.put_many(
+            "alert", [(a.uid, a.model_dump_json()) for a in (make_alert(i) for i in range(3))]
+        )
+        return Publisher(box, client, agent_id="edge1", pull=False), box
+
+    untrusted, box = publisher(with_ca=False)  # without ca: the self-made CA is not trusted
+    assert untrusted.step(0.0) is False
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stats.last_error
+    assert box.pending()["alert"] == 3
+    untrusted.client.close()
+    trusted, box = publisher(with_ca=True)
+    assert trusted.step(0.0) is True, trusted.stats.last_error
+    assert box.pending()["alert"] == 0 and trusted.stats.sent["alert"] == 3
+    trusted.client.close()
+
+
 @pytest.mark.slow
 def test_serve_over_tls(tmp_path: Path) -> None:
     files = make_certificates(tmp_path / "certs", ["127.0.0.1", "localhost"])
@@ -105,6 +137,14 @@ def test_serve_over_tls(tmp_path: Path) -> None:
             assert r.status_code == 200
             agents = client.get("/api/v1/agents", headers={"Authorization": "Bearer admin-token"})
             assert agents.json()["agents"][0]["agent_id"] == "edge1"
+        _agent_delivers_over_https(url, files.ca_cert, tmp_path)
+        alerts = httpx.get(
+            f"{url}/api/v1/alerts",
+            headers={"Authorization": "Bearer admin-token"},
+            verify=context,
+        ).json()
+        assert alerts["total"] == 3
+        assert {a["agent_id"] for a in alerts["alerts"]} == {"edge1"}
         with (
             pytest.raises(httpx.ConnectError),
             httpx.Client(verify=ssl.create_default_context()) as c,

@@ -1,12 +1,13 @@
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from swarmguard.cli.decisions import decisions_app
@@ -71,74 +72,88 @@ def test_clear_errors(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no such decision ledger" in res.output
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture
-def fake_coordinator(tmp_path: Path) -> Iterator[tuple[str, Decision, list[str]]]:
-    db = tmp_path / "c.db"
-    d = _ledger(db)
-    led = DecisionLedger(db)
-    calls: list[str] = []
+def coordinator(tmp_path: Path) -> Iterator[tuple[str, Decision, DecisionLedger]]:
+    """The real coordinator app under uvicorn on 127.0.0.1, its ledger holding one decision."""
+    pytest.importorskip("uvicorn", reason="needs the service extra")
+    import uvicorn
 
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, code: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    from swarmguard.coordinator.app import create_app
+    from swarmguard.coordinator.settings import ServiceSettings
 
-        def _auth(self) -> bool:
-            if self.headers.get("Authorization") != "Bearer adm":
-                self._reply(401, {"detail": "bad token"})
-                return False
-            return True
-
-        def do_GET(self) -> None:
-            calls.append(f"GET {self.path}")
-            if not self._auth():
-                return
-            if self.path == "/api/v1/decisions":
-                now = datetime.now(UTC)
-                self._reply(200, [x.model_dump(mode="json") for x in led.active(now)])
-            elif self.path.endswith("/explain"):
-                self._reply(200, led.explain(self.path.split("/")[-2]))
-            else:
-                self._reply(404, {"detail": "not found"})
-
-        def do_DELETE(self) -> None:
-            calls.append(f"DELETE {self.path}")
-            if self._auth():
-                led.revoke(self.path.split("/")[-1], by="admin")
-                self._reply(200, {"revoked": True})
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    settings = ServiceSettings(
+        db=str(tmp_path / "c.db"), admin_token=SecretStr("adm"), correlate=False
+    )
+    d = _ledger(Path(settings.ledger_path))
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="none",  # no websockets: its legacy module warns on import
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "coordinator did not start"
+        time.sleep(0.05)
+    led = DecisionLedger(settings.ledger_path)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", d, calls
+        yield f"http://127.0.0.1:{port}", d, led
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        server.should_exit = True
+        thread.join(timeout=10)
         led.close()
 
 
-def test_against_a_coordinator(fake_coordinator: tuple[str, Decision, list[str]]) -> None:
-    url, d, calls = fake_coordinator
+def test_against_a_coordinator(coordinator: tuple[str, Decision, DecisionLedger]) -> None:
+    url, d, led = coordinator
     base = ["--coordinator", url, "--token", "adm"]
     res = runner.invoke(decisions_app, ["list", *base])
-    assert res.exit_code == 0 and "203.0.113.7" in res.output
+    assert res.exit_code == 0, res.output
+    assert "203.0.113.7" in res.output and "1 decision(s)" in res.output
+    res = runner.invoke(decisions_app, ["list", *base, "--json"])
+    assert json.loads(res.output.splitlines()[0])["uid"] == d.uid
     res = runner.invoke(decisions_app, ["explain", d.uid, *base])
-    assert res.exit_code == 0 and "port scan" in res.output
-    res = runner.invoke(decisions_app, ["revoke", d.uid, *base])
-    assert res.exit_code == 0
+    assert res.exit_code == 0, res.output
+    assert "port scan" in res.output and "nftables" in res.output and "al1" in res.output
+    res = runner.invoke(decisions_app, ["explain", d.uid, *base, "--json"])
+    assert json.loads(res.output)["state"] == "active"
+    res = runner.invoke(decisions_app, ["revoke", d.uid, *base, "--reason", "fp"])
+    assert res.exit_code == 0 and f"revoked {d.uid}" in res.output
+    assert led.state(d.uid, datetime.now(UTC)) == "revoked"
+    res = runner.invoke(decisions_app, ["explain", d.uid, *base, "--json"])
+    info = json.loads(res.output)
+    assert info["state"] == "revoked" and info["revocation"]["by"] == "admin"
+    assert info["revocation"]["reason"] == "fp"
+    res = runner.invoke(decisions_app, ["list", *base])
+    assert res.exit_code == 0 and "0 decision(s)" in res.output
+
+
+def test_coordinator_errors_are_one_line(
+    coordinator: tuple[str, Decision, DecisionLedger],
+) -> None:
+    url, d, led = coordinator
     res = runner.invoke(decisions_app, ["list", "--coordinator", url, "--token", "bad"])
-    assert res.exit_code == 2 and "HTTP 401: bad token" in res.output
-    assert calls[:3] == [
-        "GET /api/v1/decisions",
-        f"GET /api/v1/decisions/{d.uid}/explain",
-        f"DELETE /api/v1/decisions/{d.uid}",
-    ]
+    assert res.exit_code == 2 and "HTTP 401: unknown token" in res.output
+    res = runner.invoke(decisions_app, ["revoke", d.uid, "--coordinator", url])
+    assert res.exit_code == 2 and "HTTP 401" in res.output
+    base = ["--coordinator", url, "--token", "adm"]
+    res = runner.invoke(decisions_app, ["revoke", "nope", *base])
+    assert res.exit_code == 2 and "HTTP 404: unknown decision 'nope'" in res.output
+    res = runner.invoke(decisions_app, ["revoke", d.uid, *base, "--reason", "x" * 501])
+    assert res.exit_code == 2 and "HTTP 422" in res.output
+    assert led.state(d.uid, datetime.now(UTC)) == "active"  # nothing changed
+    closed = f"http://127.0.0.1:{_free_port()}"
+    res = runner.invoke(decisions_app, ["list", "--coordinator", closed, "--token", "adm"])
+    assert res.exit_code == 2 and "cannot reach the coordinator" in res.output
