@@ -8,8 +8,10 @@ worker or node dies (``max_retries``). Results are keyed by ``<sha256[:16]>-<run
 attempt works in ``.tmp/<key>-<attempt>/`` and renames it to ``runs/<key>/`` at the end, and
 the rename fails if another attempt got there first, so each sample's result is written once
 whatever is retried. Every attempt leaves a marker in ``.attempts/<key>/`` (worker pid, node)
-from which ``retried`` is counted. After the run (also on failure) the driver removes every
-namespace and cgroup of the run, the scratch folders, and shuts Ray down.
+from which ``retried`` is counted. A local cluster keeps its files in a private, short-named
+folder (``/tmp/sgr-<run>-*``: Ray's socket paths are length-limited). After the run (also on
+failure or Ctrl-C) the driver shuts Ray down and removes every namespace and cgroup of the run,
+the scratch folders and Ray's folder.
 
 The output folder::
 
@@ -32,6 +34,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -153,10 +156,13 @@ def detonate_once(
 class SandboxCluster:
     """The Ray cluster of a run: a local ``Cluster`` of N nodes, or an existing one."""
 
-    def __init__(self, nodes: int, parallel: int, address: str | None) -> None:
+    def __init__(
+        self, nodes: int, parallel: int, address: str | None, temp_dir: str | None = None
+    ) -> None:
         self.nodes = nodes
         self.parallel = parallel
         self.address = address
+        self.temp_dir = temp_dir
         self.cluster: Any = None
         self.node_names: dict[str, str] = {}
 
@@ -171,11 +177,13 @@ class SandboxCluster:
             if self.address is None:
                 from ray.cluster_utils import Cluster
 
-                node_args = {
+                node_args: dict[str, Any] = {
                     "num_cpus": 1,
                     "resources": {SLOT_RESOURCE: self.parallel},
                     "object_store_memory": 80 << 20,
                 }
+                if self.temp_dir is not None:
+                    node_args["temp_dir"] = self.temp_dir
                 self.cluster = Cluster(
                     initialize_head=True,
                     head_node_args={
@@ -195,6 +203,7 @@ class SandboxCluster:
                     log_to_driver=False,
                     logging_level=logging.ERROR,
                     include_dashboard=False,
+                    _temp_dir=self.temp_dir,
                 )
             else:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
@@ -203,12 +212,21 @@ class SandboxCluster:
             raise SwarmguardError(f"no Ray node offers the {SLOT_RESOURCE!r} resource")
         self.node_names = {n["NodeID"]: f"node-{i}" for i, n in enumerate(alive)}
 
-    def remove_node(self, index: int) -> None:
-        """Kill one local node (tests: a node dying mid-run)."""
+    def worker_node_name(self, index: int) -> str:
+        """The name (``node-<i>``) of the ``index``-th non-head node of a local cluster."""
+        if self.cluster is None:
+            raise SwarmguardError("only a local cluster's nodes can be named")
+        node_id = str(list(self.cluster.worker_nodes)[index].node_id)
+        return self.node_names.get(node_id, node_id[:12])
+
+    def remove_node(self, index: int) -> str:
+        """Kill one local non-head node (tests: a node dying mid-run); return its name."""
         if self.cluster is None:
             raise SwarmguardError("only a local cluster's nodes can be removed")
+        name = self.worker_node_name(index)
         worker_nodes = list(self.cluster.worker_nodes)
         self.cluster.remove_node(worker_nodes[index], allow_graceful=False)
+        return name
 
     def stop(self) -> None:
         """Disconnect, and shut a local cluster down."""
@@ -296,7 +314,10 @@ def run_sandbox(
         "detectors": list(cfg.detectors),
         "models": [str(m.resolve()) for m in cfg.models],
     }
-    cluster = SandboxCluster(cfg.nodes, cfg.parallel, cfg.address)
+    # Ray's own files (sessions, sockets, logs) go to a private folder removed at the end; its
+    # path stays short because Unix socket paths are limited to 107 bytes.
+    ray_tmp = None if cfg.address else tempfile.mkdtemp(prefix=f"sgr-{cfg.run_id}-", dir="/tmp")
+    cluster = SandboxCluster(cfg.nodes, cfg.parallel, cfg.address, ray_tmp)
     reports: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     submitted = last_result = time.monotonic()
@@ -342,6 +363,8 @@ def run_sandbox(
         if chaos_thread is not None:
             chaos_thread.join(timeout=30)
         cluster.stop()
+        if ray_tmp is not None:
+            shutil.rmtree(ray_tmp, ignore_errors=True)
         cleanup_run(cfg.run_id)
         cleanup_cgroups(f"sgs-{cfg.run_id}-")
         attempts = _attempts(out, keys)

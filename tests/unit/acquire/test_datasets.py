@@ -176,6 +176,21 @@ def test_directory_must_agree(nsl_file: Path, unsw_file: Path, tmp_path: Path) -
         load_dataset(tmp_path / "empty_dir")
 
 
+def test_sandbox_output_folder_stands_for_its_dataset(datasets_dir: Path, tmp_path: Path) -> None:
+    src = sorted((datasets_dir / "cic-ids2017").glob("*.csv"))[0]
+    out = tmp_path / "out"
+    (out / "runs" / "k1").mkdir(parents=True)
+    (out / "runs" / "k1" / "flows.csv").write_text("not,the,dataset\n")
+    (out / "report.json").write_text("{}\n")
+    (out / "dataset").mkdir()
+    shutil.copy(src, out / "dataset" / "scan-abababababab.csv")
+    assert detect_format(out) == "cic-ids2017"
+    assert load_dataset(out).num_rows == load_dataset(src).num_rows
+    (tmp_path / "own.csv").mkdir()  # a folder with data files of its own is itself
+    shutil.copy(src, tmp_path / "top.csv")
+    assert len(load_dataset(tmp_path).sources) == 1
+
+
 def test_ignores_feature_list(datasets_dir: Path) -> None:
     lt = load_dataset(datasets_dir / "unsw-nb15")
     assert lt.num_rows == 3_025

@@ -38,6 +38,8 @@ _MATCHERS: tuple[tuple[str, Callable[[list[str]], bool]], ...] = (
     (nsl_kdd.NAME, nsl_kdd.matches),
 )
 _HEAD = 1 << 20
+#: Where a sandbox output folder keeps its CIC-IDS2017 rows.
+SANDBOX_DATASET = "dataset"
 
 
 def split_row(text: str) -> list[str]:
@@ -48,6 +50,9 @@ def split_row(text: str) -> list[str]:
 def data_files(path: Path) -> list[Path]:
     """The CSV/TXT files of a directory (sorted), or ``[path]`` for a file.
 
+    A directory with no data files of its own but a ``dataset/`` folder (the output folder of
+    ``swarmguard sandbox run``) stands for that folder.
+
     Raises
     ------
     InputError
@@ -57,6 +62,15 @@ def data_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise InputError(path, "no such file or directory")
+    files = _own_data_files(path)
+    if not files and (path / SANDBOX_DATASET).is_dir():
+        files = _own_data_files(path / SANDBOX_DATASET)
+    if not files:
+        raise InputError(path, "directory holds no .csv or .txt data files")
+    return files
+
+
+def _own_data_files(path: Path) -> list[Path]:
     files = []
     for child in sorted(path.iterdir()):
         if not child.is_file() or child.suffix.lower() not in (".csv", ".txt"):
@@ -65,8 +79,6 @@ def data_files(path: Path) -> list[Path]:
             _log.info("%s: not a data file, ignored", child)
             continue
         files.append(child)
-    if not files:
-        raise InputError(path, "directory holds no .csv or .txt data files")
     return files
 
 

@@ -3,8 +3,9 @@ r"""The simulated internet: sinkhole DNS and catch-all services that log every r
 In the spirit of INetSim, one process inside a detonation's "internet" namespace answers
 whatever a sample tries: DNS gives every name the sinkhole address; HTTP (80, and any port
 whose first bytes look like HTTP), HTTPS (443, a self-signed certificate), SMTP (25) and FTP
-(21) speak just enough of their protocol to keep a client talking; every other TCP or UDP port
-is redirected (nftables, inside the namespace) to a catch-all that reads and logs what comes.
+(21) speak just enough of their protocol to keep a client talking; every other TCP port is
+redirected, and every other UDP port diverted with tproxy (nftables, inside the namespace), to
+catch-alls that log the original destination (``dst``) and the first bytes.
 Every request becomes one JSON line in the log (``service``, ``src``, ``ts`` and the service's
 own fields). Standard library only (``cryptography`` for the certificate), so it starts fast.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -54,6 +56,8 @@ SERVICE_PORTS = {"ftp": 21, "smtp": 25, "dns": 53, "http": 80, "https": 443}
 CATCHALL_TCP = 9999
 CATCHALL_UDP = 9998
 _SO_ORIGINAL_DST = 80
+_IP_TRANSPARENT = 19
+_IP_RECVORIGDSTADDR = 20  # also the type of its IP_ORIGDSTADDR message
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ")
 _MAX_HEAD = 64 << 10
 _MAX_BODY = 1 << 20
@@ -343,11 +347,10 @@ def _handler(log: _Log, kind: str) -> Any:
     return handle
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, log: _Log, sinkhole: str, dns: bool) -> None:
+class _Dns(asyncio.DatagramProtocol):
+    def __init__(self, log: _Log, sinkhole: str) -> None:
         self.log = log
         self.sinkhole = sinkhole
-        self.dns = dns
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -355,9 +358,6 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         src = (str(addr[0]), int(addr[1]))
-        if not self.dns:
-            self.log.write("udp", src, bytes=len(data), head=data[:64].hex())
-            return
         try:
             _txid, name, qtype = parse_dns_question(data)
             reply = dns_reply(data, self.sinkhole)
@@ -367,6 +367,34 @@ class _Udp(asyncio.DatagramProtocol):
         self.log.write("dns", src, qname=name, qtype=qtype)
         assert self.transport is not None
         self.transport.sendto(reply, addr)
+
+
+def _udp_catchall(log: _Log) -> socket.socket:
+    """The UDP catch-all: transparent, so tproxy can hand it any port, with original addresses."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with contextlib.suppress(OSError):  # without tproxy: redirected, no address
+        sock.setsockopt(socket.SOL_IP, _IP_TRANSPARENT, 1)
+    sock.setsockopt(socket.SOL_IP, _IP_RECVORIGDSTADDR, 1)
+    sock.bind(("0.0.0.0", CATCHALL_UDP))
+    sock.setblocking(False)
+    return sock
+
+
+def _read_udp_catchall(log: _Log, sock: socket.socket) -> None:
+    while True:
+        try:
+            data, ancillary, _flags, addr = sock.recvmsg(65536, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        dst = None
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_IP and kind == _IP_RECVORIGDSTADDR and len(raw) >= 8:
+                dst = f"{socket.inet_ntoa(raw[4:8])}:{struct.unpack('!H', raw[2:4])[0]}"
+        if dst is not None and dst.endswith(f":{CATCHALL_UDP}"):
+            dst = None  # redirected (no tproxy): the original address is not known
+        log.write(
+            "udp", (str(addr[0]), int(addr[1])), dst=dst, bytes=len(data), head=data[:64].hex()
+        )
 
 
 async def _serve(log: _Log, sinkhole: str, cert_dir: Path) -> None:
@@ -384,11 +412,10 @@ async def _serve(log: _Log, sinkhole: str, cert_dir: Path) -> None:
         await asyncio.start_server(_handler(log, "tcp"), "0.0.0.0", CATCHALL_TCP),
     ]
     await loop.create_datagram_endpoint(
-        lambda: _Udp(log, sinkhole, True), local_addr=("0.0.0.0", SERVICE_PORTS["dns"])
+        lambda: _Dns(log, sinkhole), local_addr=("0.0.0.0", SERVICE_PORTS["dns"])
     )
-    await loop.create_datagram_endpoint(
-        lambda: _Udp(log, sinkhole, False), local_addr=("0.0.0.0", CATCHALL_UDP)
-    )
+    udp = _udp_catchall(log)
+    loop.add_reader(udp.fileno(), _read_udp_catchall, log, udp)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     await asyncio.gather(*(s.serve_forever() for s in servers))

@@ -1,17 +1,19 @@
 """Resource limits of one detonation: cgroups (v2, else v1) plus rlimits through ``prlimit``.
 
 A cgroup caps the memory and the number of tasks of everything the sample starts, and lets the
-node kill all of it at once; rlimits (``prlimit``) add a CPU-time cap, a file-size cap and no
-core dumps, and cap memory and processes again where no cgroup can be made. Which cgroup
-flavour is used is chosen by looking at ``/sys/fs/cgroup``: the unified v2 tree when it offers
-the ``memory`` and ``pids`` controllers, else the v1 ``memory`` and ``pids`` hierarchies, else
-none (rlimits only). ``Cgroup.events`` reads back whether a limit was hit.
+node kill all of it at once; rlimits (``prlimit``) add a CPU-time cap (per process, as every
+rlimit: ``SIGXCPU`` at the cap, ``SIGKILL`` a second later; many processes together are bound
+by the task cap and the wall-clock timeout), a file-size cap and no core dumps, and cap memory
+and processes again where no cgroup can be made. Which cgroup flavour is used is chosen by
+looking at ``/sys/fs/cgroup``: the unified v2 tree when it offers the ``memory`` and ``pids``
+controllers, else the v1 ``memory`` and ``pids`` hierarchies, else none (rlimits only).
+``Cgroup.events`` reads back whether a limit was hit.
 
 Examples
 --------
 >>> lim = Limits(cpu_s=5, memory_mb=128, pids=32, fsize_mb=16)
 >>> prlimit_args(lim, with_cgroup=True)[:3]
-['prlimit', '--cpu=5', '--core=0']
+['prlimit', '--cpu=5:6', '--core=0']
 >>> "--nproc=32" in prlimit_args(lim, with_cgroup=False)
 True
 """
@@ -58,7 +60,7 @@ def prlimit_args(limits: Limits, *, with_cgroup: bool) -> list[str]:
     """The ``prlimit`` command prefix that applies the rlimits (memory/tasks too if no cgroup)."""
     args = [
         "prlimit",
-        f"--cpu={limits.cpu_s}",
+        f"--cpu={limits.cpu_s}:{limits.cpu_s + 1}",  # SIGXCPU, then SIGKILL a second later
         "--core=0",
         f"--fsize={limits.fsize_mb << 20}",
         "--nofile=1024",

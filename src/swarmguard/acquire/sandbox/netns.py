@@ -2,11 +2,13 @@
 
 The sample namespace has one veth (``eth0``) and a default route to the other end, which lives
 in the internet namespace. The internet namespace answers for every address (a ``local``
-route of ``0.0.0.0/0`` on ``lo``, looked up for packets from ``eth0`` only) and redirects every
-TCP and UDP port without a protocol speaker to the catch-all listeners (an nftables table
-inside that namespace only). Neither namespace has any other link, and forwarding is off, so
-nothing can leave. Names start with ``sgs-<run>-`` so that ``cleanup_run`` finds whatever a
-crashed run left behind.
+route of ``0.0.0.0/0`` on ``lo``, looked up for packets from ``eth0`` only), redirects every
+TCP port without a protocol speaker to the TCP catch-all and diverts (tproxy) every UDP port
+but 53 to the UDP catch-all (an nftables table inside that namespace only). DNS is redirected
+to itself: conntrack then gives the answers to a hard-coded resolver (``8.8.8.8:53`` on a
+connected socket) the address that was asked. Neither namespace has any other link, and
+forwarding is off, so nothing can leave. Names start with ``sgs-<run>-`` so that
+``cleanup_run`` finds whatever a crashed run left behind.
 
 Examples
 --------
@@ -30,18 +32,39 @@ from pathlib import Path
 from swarmguard.acquire.sandbox.internet import CATCHALL_TCP, CATCHALL_UDP, SERVICE_PORTS
 from swarmguard.errors import SwarmguardError
 
-__all__ = ["PREFIX", "SUBNET", "SandboxNet", "cleanup_run", "list_namespaces", "run_ip"]
+__all__ = [
+    "NFT_RULES",
+    "NFT_RULES_NO_TPROXY",
+    "PREFIX",
+    "SUBNET",
+    "SandboxNet",
+    "cleanup_run",
+    "list_namespaces",
+    "run_ip",
+]
 
 _log = logging.getLogger(__name__)
 
 PREFIX = "sgs-"
 SUBNET = ipaddress.IPv4Network("10.240.0.0/16")
 _TCP_SPEAKERS = ", ".join(str(SERVICE_PORTS[s]) for s in ("ftp", "smtp", "http", "https"))
-NFT_RULES = f"""table ip sgs_internet {{
-  chain prerouting {{
+_NAT = f"""  chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;
     tcp dport != {{ {_TCP_SPEAKERS} }} redirect to :{CATCHALL_TCP}
-    udp dport != {SERVICE_PORTS["dns"]} redirect to :{CATCHALL_UDP}
+    udp dport {SERVICE_PORTS["dns"]} redirect to :{SERVICE_PORTS["dns"]}
+"""
+#: UDP to other ports is diverted (tproxy) to the catch-all, which reads the original address.
+NFT_RULES = f"""table ip sgs_internet {{
+{_NAT}  }}
+  chain divert {{
+    type filter hook prerouting priority mangle; policy accept;
+    udp dport != {SERVICE_PORTS["dns"]} tproxy to :{CATCHALL_UDP}
+  }}
+}}
+"""
+#: Without tproxy in the kernel: UDP is redirected (the original address is then lost).
+NFT_RULES_NO_TPROXY = f"""table ip sgs_internet {{
+{_NAT}    udp dport != {SERVICE_PORTS["dns"]} redirect to :{CATCHALL_UDP}
   }}
 }}
 """
@@ -126,7 +149,11 @@ class SandboxNet:
         # answers go back out by the main table).
         run_ip("-n", i, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100")
         run_ip("-n", i, "rule", "add", "iif", "eth0", "lookup", "100", "pref", "100")
-        run_ip("netns", "exec", i, "nft", "-f", "-", stdin=NFT_RULES)
+        try:
+            run_ip("netns", "exec", i, "nft", "-f", "-", stdin=NFT_RULES)
+        except SwarmguardError as exc:
+            _log.warning("no tproxy (%s): UDP catch-all loses original destinations", exc)
+            run_ip("netns", "exec", i, "nft", "-f", "-", stdin=NFT_RULES_NO_TPROXY)
 
     def exec_prefix(self, ns: str) -> list[str]:
         """Command prefix that runs a program inside ``ns``."""

@@ -19,7 +19,7 @@ def test_flavour_from_the_tree(tmp_path: Path) -> None:
 def test_rlimits_cover_memory_and_tasks_only_without_cgroup() -> None:
     lim = Limits(cpu_s=7, memory_mb=100, pids=20, fsize_mb=1)
     with_cg = prlimit_args(lim, with_cgroup=True)
-    assert "--cpu=7" in with_cg and "--fsize=1048576" in with_cg and with_cg[-1] == "--"
+    assert "--cpu=7:8" in with_cg and "--fsize=1048576" in with_cg and with_cg[-1] == "--"
     assert not any(a.startswith(("--as", "--nproc")) for a in with_cg)
     without = prlimit_args(lim, with_cgroup=False)
     assert f"--as={100 << 20}" in without and "--nproc=20" in without
