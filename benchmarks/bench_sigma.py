@@ -30,8 +30,9 @@ from swarmguard.detect.sigma import SigmaEngine, load_rules  # noqa: E402
 from swarmguard.detect.sigma.fields import event_view  # noqa: E402
 from swarmguard.detect.ueba import UebaDetector, failed_attempts  # noqa: E402
 from swarmguard.records.log import LogEvent  # noqa: E402
+from swarmguard.shared_data import shared_dir  # noqa: E402
 
-SHARED = Path("/work/shared")
+SHARED = shared_dir()
 SIGMA = SHARED / "sigma"
 EVTX = SHARED / "datasets" / "logs" / "evtx"
 LOGHUB = SHARED / "datasets" / "logs" / "loghub"

@@ -17,8 +17,9 @@ from swarmguard.acquire.logs import read_logs
 from swarmguard.cli.app import app
 from swarmguard.cli.sigma_test import expected_rule_ids
 from swarmguard.detect.sigma import SigmaEngine
+from swarmguard.shared_data import shared_dir
 
-SIGMA = Path("/work/shared/sigma")
+SIGMA = shared_dir() / "sigma"
 REGRESSION = SIGMA / "regression_data"
 FOLDERS = sorted(p.parent for p in REGRESSION.rglob("info.yml")) if REGRESSION.is_dir() else []
 RULE_DIRS = ("rules", "rules-emerging-threats", "rules-threat-hunting")

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from swarmguard.acquire.logs import read_logs
 from swarmguard.errors import InputError, SkipLog
+from swarmguard.shared_data import shared_dir
 
-REGRESSION = Path("/work/shared/sigma/regression_data")
+REGRESSION = shared_dir() / "sigma" / "regression_data"
 EVTX = sorted(REGRESSION.rglob("*.evtx"))[:3] if REGRESSION.is_dir() else []
 FORMATS = ["auto", "evtx", "evtx-json", "auth", "access", "jsonl"]
 SETTINGS = settings(

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OfflineDataset", "offline_datasets", "offline_rows"]
+from swarmguard.shared_data import REPO, shared_dir
 
-REPO = Path(__file__).resolve().parents[4]
+__all__ = ["OfflineDataset", "offline_datasets", "offline_rows"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _shared(datasets: Path | None) -> Path:
     if datasets is not None:
         return datasets
     env = os.environ.get("SWARMGUARD_DATASETS")
-    return Path(env) if env else Path("/work/shared/datasets")
+    return Path(env) if env else shared_dir() / "datasets"
 
 
 def offline_datasets(

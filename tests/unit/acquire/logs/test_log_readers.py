@@ -10,8 +10,9 @@ import pytest
 
 from swarmguard.acquire.logs import detect_format, read_logs
 from swarmguard.errors import InputError, SkipLog
+from swarmguard.shared_data import shared_dir
 
-REGRESSION = Path("/work/shared/sigma/regression_data")
+REGRESSION = shared_dir() / "sigma" / "regression_data"
 ACCESS = (
     '198.51.100.7 - - [10/Oct/2024:13:55:36 +0000] "GET /index.php?id=1 HTTP/1.1" 200 512 '
     '"-" "curl/8.0"\n'

@@ -8,8 +8,9 @@ import pytest
 
 from swarmguard.acquire.logs import read_logs
 from swarmguard.detect.sigma import SigmaEngine, load_rules
+from swarmguard.shared_data import shared_dir
 
-SIGMA = Path("/work/shared/sigma")
+SIGMA = shared_dir() / "sigma"
 
 
 def test_same_hits_with_and_without_anchors(datasets_dir: Path) -> None:
