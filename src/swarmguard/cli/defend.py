@@ -12,7 +12,7 @@ import typer
 from swarmguard.cli.console import err, guarded, out, setup_logging
 from swarmguard.errors import SwarmguardError
 
-__all__ = ["defend_app"]
+__all__ = ["HELD_OUT", "defend_app", "profile_notes"]
 
 defend_app = typer.Typer(help="Adaptive defence: RL defenders against CALDERA adversary profiles.")
 
@@ -35,6 +35,28 @@ def _defender(policy: str) -> Any:
     return NetDefender(net, name=policy)
 
 
+def profile_notes(resolved: Any, profile: Any, *, seed: int, planner: str) -> dict[str, Any]:
+    """What a reader must know about a runnable profile before trusting its figures.
+
+    ``objective_reachable`` is false when the objective never succeeds with no defence at
+    all (every defender then "stops" it; such profiles are left out of ``overall``);
+    ``stand_in_steps`` counts steps mapped by ATT&CK technique from a missing ability's name.
+    """
+    from swarmguard.defend.measure import reachability
+
+    ok, why = reachability(profile, seed=seed, planner=planner)
+    return {
+        "runnable": True,
+        "objective_reachable": ok,
+        "objective_unreachable_reason": None if ok else why,
+        "stand_in_steps": len(resolved.surrogates),
+        "stand_in_only": len(resolved.surrogates) == len(resolved.steps),
+        "missing_abilities": list(resolved.missing),
+        "mapped_by_technique": list(resolved.surrogates),
+        "held_out_of_default_training": resolved.adversary.name in HELD_OUT,
+    }
+
+
 @defend_app.command("evaluate")
 def evaluate_command(
     caldera: Annotated[Path, typer.Option(help="CALDERA data folder (abilities/, sources/ ...)")],
@@ -53,7 +75,7 @@ def evaluate_command(
     with guarded():
         from swarmguard.defend.caldera import load_adversary, load_library, resolve
         from swarmguard.defend.env import compile_profile
-        from swarmguard.defend.measure import run_episodes, summarise
+        from swarmguard.defend.measure import CONTRACT_FIELDS, run_episodes, summarise
 
         # validate every profile first: a malformed one stops the run with its reason
         advs = [load_adversary(p) for p in adversary]
@@ -61,39 +83,42 @@ def evaluate_command(
         defender = _defender(policy)
         result: dict[str, Any] = {"policy": policy, "seed": seed, "planner": planner}
         per: dict[str, Any] = {}
-        all_stats: list[dict[str, Any]] = []
-        idle = run_episodes(
-            defender,
-            compile_profile(resolve(advs[0], lib), lib),
-            episodes=episodes,
-            seed=seed,
-            planner=planner,
-            idle=True,
-        )
+        counted: list[dict[str, Any]] = []
+        unreachable: list[dict[str, Any]] = []
+        excluded: list[str] = []
+        idle: list[dict[str, Any]] | None = None
         for adv in advs:
             resolved = resolve(adv, lib)
             key = adv.name if adv.name not in per else f"{adv.name} ({adv.adversary_id})"
             if not resolved.runnable:
                 reason = (
-                    f"none of its {len(adv.atomic_ordering)} abilities is in {caldera} "
-                    "or mappable by ATT&CK technique"
+                    f"cannot run: none of its {len(set(adv.atomic_ordering))} abilities is in "
+                    f"{caldera} or mappable by ATT&CK technique"
                 )
-                err.print(f"warning: {adv.path}: profile {adv.name!r} cannot run: {reason}")
-                per[key] = {"episodes": 0, "runnable": False, "reason": reason}
+                err.print(f"warning: {adv.path}: profile {adv.name!r} {reason}")
+                per[key] = {
+                    **dict.fromkeys(CONTRACT_FIELDS),
+                    "runnable": False,
+                    "reason": reason,
+                }
                 continue
-            stats = run_episodes(
-                defender,
-                compile_profile(resolved, lib),
-                episodes=episodes,
-                seed=seed,
-                planner=planner,
-            )
-            all_stats += stats
-            row = summarise(stats, idle)
-            row["missing_abilities"] = list(resolved.missing)
-            row["mapped_by_technique"] = list(resolved.surrogates)
-            row["held_out_of_default_training"] = adv.name in HELD_OUT
-            row["runnable"] = True
+            profile = compile_profile(resolved, lib)
+            if idle is None:  # the same idle episodes (attacker off) for every profile
+                idle = run_episodes(
+                    defender, profile, episodes=episodes, seed=seed, planner=planner, idle=True
+                )
+            notes = profile_notes(resolved, profile, seed=seed, planner=planner)
+            stats = run_episodes(defender, profile, episodes=episodes, seed=seed, planner=planner)
+            if notes["objective_reachable"]:
+                counted += stats
+            else:
+                unreachable += stats
+                excluded.append(key)
+                err.print(
+                    f"warning: profile {adv.name!r}: {notes['objective_unreachable_reason']}; "
+                    "left out of overall"
+                )
+            row = {**summarise(stats, idle), **notes}
             per[key] = row
             out.print(
                 f"{key}: reward {row['reward_mean']:.2f} ± {row['reward_ci95']:.2f}, "
@@ -101,9 +126,14 @@ def evaluate_command(
                 f"{row['false_response_precision']}"
             )
         result["adversaries"] = per
-        if not all_stats:
+        if not counted and not unreachable:
             raise SwarmguardError("no adversary profile could run: nothing to measure")
-        result["overall"] = summarise(all_stats, idle)
+        # profiles whose objective no attacker reaches say nothing about the defender; they
+        # count only when nothing else ran
+        result["overall"] = {
+            **summarise(counted or unreachable, idle),
+            "excluded_unreachable": excluded if counted else [],
+        }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
@@ -117,6 +147,12 @@ def train_command(
     envs: Annotated[int, typer.Option(min=1, help="episodes per iteration")] = 16,
     seed: Annotated[int, typer.Option(min=0, help="training seed")] = 0,
     shaping: Annotated[float, typer.Option(help="potential-based shaping weight (0 = off)")] = 0.0,
+    false_response_cost: Annotated[
+        float, typer.Option(help="training-only cost per host a response touches needlessly")
+    ] = 0.0,
+    false_response_warmup: Annotated[
+        int, typer.Option(min=0, help="iterations over which that cost grows from 0")
+    ] = 0,
     hold_out: Annotated[
         str, typer.Option(help="comma-separated profile names kept out of training")
     ] = ",".join(HELD_OUT),
@@ -142,7 +178,13 @@ def train_command(
         if not profiles:
             raise SwarmguardError("no runnable training profile left after --hold-out")
         cfg = TrainConfig(
-            algorithm=algorithm, iterations=iterations, envs=envs, seed=seed, shaping=shaping
+            algorithm=algorithm,
+            iterations=iterations,
+            envs=envs,
+            seed=seed,
+            shaping=shaping,
+            false_response_cost=false_response_cost,
+            false_response_warmup=false_response_warmup,
         )
 
         def show(row: dict[str, Any]) -> None:
@@ -156,7 +198,9 @@ def train_command(
         command = (
             f"swarmguard defend train --caldera {shlex.quote(str(caldera))} --out "
             f"{shlex.quote(str(out_dir))} --algorithm {algorithm} --iterations {iterations} "
-            f"--envs {envs} --seed {seed} --shaping {shaping} --hold-out {shlex.quote(hold_out)}"
+            f"--envs {envs} --seed {seed} --shaping {shaping} "
+            f"--false-response-cost {false_response_cost} "
+            f"--false-response-warmup {false_response_warmup} --hold-out {shlex.quote(hold_out)}"
         )
         save_net(
             net,
@@ -168,6 +212,8 @@ def train_command(
                 "iterations": iterations,
                 "envs": envs,
                 "shaping": shaping,
+                "false_response_cost": false_response_cost,
+                "false_response_warmup": false_response_warmup,
                 "trained_on": [p.name for p in profiles],
                 "held_out": sorted(held),
                 "tick_seconds": 10,

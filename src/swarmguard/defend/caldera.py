@@ -33,6 +33,7 @@ from swarmguard.errors import InputError
 
 __all__ = [
     "RESERVED",
+    "SUPPORTED_PLANNERS",
     "TACTIC_ORDER",
     "Ability",
     "Adversary",
@@ -70,6 +71,8 @@ TACTIC_ORDER = (
     "impact",
 )
 """The buckets planner's tactic order (stockpile ``buckets.py``)."""
+SUPPORTED_PLANNERS = ("atomic", "batch", "buckets")
+"""Planner modules the simulator implements (others are reported as problems)."""
 
 _VAR = re.compile(r"#\{([^}\[]+)(?:\[[^\]]*\])?\}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-zA-Z]{12}")
@@ -217,6 +220,7 @@ class Planner:
     params: Mapping[str, Any] = field(default_factory=dict)
     allow_repeatable_abilities: bool = False
     stopping_conditions: tuple[tuple[str, str], ...] = ()
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -439,6 +443,7 @@ def _load_planner(data: Mapping[str, Any], path: Path) -> Planner:
         params=dict(data.get("params") or {}),
         allow_repeatable_abilities=bool(data.get("allow_repeatable_abilities", False)),
         stopping_conditions=stops,
+        path=str(path),
     )
 
 
@@ -508,18 +513,36 @@ def load_library(root: str | Path) -> CalderaLibrary:
                     lib.sources[obj.source_id] = obj
             except InputError as exc:
                 lib.problems.append((str(path), exc.message))
-    for adv in lib.adversaries.values():
-        missing = [a for a in dict.fromkeys(adv.atomic_ordering) if a not in lib.abilities]
-        if missing:
+    for planner in lib.planners.values():
+        short = planner.module.rsplit(".", 1)[-1]
+        if short not in SUPPORTED_PLANNERS:
             lib.problems.append(
                 (
-                    adv.path,
-                    f"profile {adv.name!r}: {len(missing)} of {len(set(adv.atomic_ordering))} "
-                    f"abilities not in this folder ({', '.join(m[:8] for m in missing[:5])}"
-                    f"{' ...' if len(missing) > 5 else ''}); runs with the rest, "
-                    "missing steps mapped by ATT&CK technique where named",
+                    planner.path,
+                    f"planner {planner.name!r} ({planner.module}) is not simulated: "
+                    f"use one of {', '.join(SUPPORTED_PLANNERS)}",
                 )
             )
+    for adv in lib.adversaries.values():
+        missing = [a for a in dict.fromkeys(adv.atomic_ordering) if a not in lib.abilities]
+        if not missing:
+            continue
+        head = (
+            f"profile {adv.name!r}: {len(missing)} of {len(set(adv.atomic_ordering))} "
+            f"abilities not in this folder ({', '.join(m[:8] for m in missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''})"
+        )
+        resolved = resolve(adv, lib)
+        if not resolved.runnable:
+            tail = "cannot run: no step is in this folder or mappable by ATT&CK technique"
+        elif len(resolved.surrogates) == len(resolved.steps):
+            tail = (
+                "runs only on stand-in steps mapped by ATT&CK technique from the names "
+                "of the missing abilities"
+            )
+        else:
+            tail = "runs with the rest, missing steps mapped by ATT&CK technique where named"
+        lib.problems.append((adv.path, f"{head}; {tail}"))
     return lib
 
 

@@ -104,6 +104,8 @@ _COST_START = {
 }
 _DISRUPTIVE = frozenset({"block", "isolate", "restore", "firewall", "emergency"})
 """Actions that disrupt legitimate users (design notes 4.6); analyse, remove, decoy do not."""
+_RESPONSES = frozenset({"remove", *_DISRUPTIVE})
+"""Responses that act on hosts (false-response precision); analyse and decoy only observe."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,7 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
         single_agent: bool = False,
         max_ticks: int = 60,
         shaping: float = 0.0,
+        false_response_cost: float = 0.0,
         idle_prob: float = 0.0,
         randomise: bool = True,
         seed: int | None = None,
@@ -269,9 +272,10 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
         self.single_agent = single_agent
         self.max_ticks = max_ticks
         self.shaping = shaping
+        self.false_response_cost = false_response_cost
         self.idle_prob = idle_prob
         self.randomise = randomise
-        self.rng = np.random.default_rng(seed)
+        self._seed(seed)
         self.possible_agents = ["defender"] if single_agent else [f"defender_{z}" for z in ZONES]
         self.agents = list(self.possible_agents)
         self._zones_of = (
@@ -319,6 +323,20 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
         return self._features().reshape(-1)
 
     # -- episode --------------------------------------------------------------------------------
+    def _seed(self, seed: int | None) -> None:
+        """One generator per source of chance, so defenders share everything they do not cause.
+
+        ``rng`` draws the episode (topology, sensor quality, profile, planner, foothold),
+        ``rng_green`` legitimate users' false alerts (a fixed stream per tick, whatever the
+        defender does), ``rng_red`` the attacker (link durations, its alerts, credential luck),
+        ``rng_blue`` the outcomes of the defender's own analyses.
+        """
+        setup, green, red, blue = np.random.SeedSequence(seed).spawn(4)
+        self.rng = np.random.default_rng(setup)
+        self.rng_green = np.random.default_rng(green)
+        self.rng_red = np.random.default_rng(red)
+        self.rng_blue = np.random.default_rng(blue)
+
     def _reset_state(self, options: dict[str, Any] | None) -> None:
         rng = self.rng
         n = self.n_slots
@@ -376,6 +394,12 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
         self.objective_tick: int | None = None
         self.disruptive = 0
         self.false_disruptive = 0
+        self.disruptive_hosts = 0
+        self.false_disruptive_hosts = 0
+        self.responses = 0
+        self.false_responses = 0
+        self.green_log: list[tuple[int, int, int]] = []
+        self.false_step = 0
         self.link_log: list[tuple[int, int, str, str, str]] = []
         self.raw_return = 0.0
         if not self.idle:
@@ -421,7 +445,7 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
     ) -> tuple[dict[str, dict[str, NDArray[Any]]], dict[str, dict[str, Any]]]:
         """Start an episode; ``options`` may fix ``profile`` (index), ``planner`` or ``idle``."""
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            self._seed(seed)
         self.agents = list(self.possible_agents)
         self._reset_state(options)
         return self._observe(), {a: {} for a in self.agents}
@@ -478,11 +502,11 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
 
     def _link(self, idx: list[int], targets: list[int]) -> _Link:
         timeout = max(self.profile.steps[i].timeout for i in idx)
-        secs = self.rng.uniform(2, 8) + self.rng.uniform(1, min(timeout, 30))
+        secs = self.rng_red.uniform(2, 8) + self.rng_red.uniform(1, min(timeout, 30))
         return _Link(idx, self.t + max(1, math.ceil(secs / TICK_S)), targets)
 
     def _alert(self, h: int, kind: int, p: float | None = None) -> None:
-        if self.rng.random() < (self.p_detect[kind] if p is None else p):
+        if self.rng_red.random() < (self.p_detect[kind] if p is None else p):
             self.alerts[h, kind] += 1
 
     def _finish(self, h: int, link: _Link) -> float:
@@ -516,7 +540,7 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
                 red.stage += 1
                 red.last_tactic = s.tactic
             prods = s.produces
-            if s.tactic == "credential-access" and self.rng.random() > self.p_cred:
+            if s.tactic == "credential-access" and self.rng_red.random() > self.p_cred:
                 prods = frozenset()
             red.facts |= prods
             red.known[h] |= prods
@@ -554,7 +578,7 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
             if self.isolated[h] or self.down[h]:
                 paused = True
                 continue
-            if self.rng.random() < self.p_detect[6]:
+            if self.rng_red.random() < self.p_detect[6]:
                 self.alerts[h, 6] += 1
             if self.t == 1 and h in self.compromised_at and self.compromised_at[h] == 0:
                 self._alert(h, 4)  # the implant's first execution
@@ -592,12 +616,24 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
             parts.append(np.array([self.fw[z] == 0, not self.emergency_used[z]], dtype=np.int8))
         return np.concatenate(parts)
 
-    def _start(self, h: int, act: str) -> float:
+    def _touch(self, h: int, act: str) -> None:
+        """Record an action on host ``h`` for the metrics (never seen by the policy)."""
         red_here = bool(self.red.present[h])
-        self.first_touch.setdefault(h, self.t)
+        if red_here and h not in self.first_touch:
+            self.first_touch[h] = self.t  # first action on the host while it is compromised
+        if act in _RESPONSES:
+            self.responses += 1
+            self.false_responses += int(not red_here)
+            self.false_step += int(not red_here)
+        if act in _DISRUPTIVE:
+            self.disruptive_hosts += 1
+            self.false_disruptive_hosts += int(not red_here)
+
+    def _start(self, h: int, act: str) -> float:
+        self._touch(h, act)
         if act in _DISRUPTIVE:
             self.disruptive += 1
-            self.false_disruptive += int(not red_here)
+            self.false_disruptive += int(not self.red.present[h])
         self.busy[h] = _DUR[act]
         self.pending[h] = (act, self.t + _DUR[act])
         if act == "restore":
@@ -607,11 +643,8 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
     def _complete(self, h: int, act: str) -> None:
         red = self.red
         if act == "analyse":
-            pos = (
-                red.present[h]
-                and self.rng.random() < 0.9
-                or (not red.present[h] and self.rng.random() < 0.02)
-            )
+            draw = self.rng_blue.random()
+            pos = draw < 0.9 if red.present[h] else draw < 0.02
             self.analysis[h] = 1 if pos else -1
             self.analysis_age[h] = 0
         elif act == "block":
@@ -622,6 +655,9 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
         elif act == "remove":
             if red.present[h] and not red.priv[h]:
                 self._evict(h)
+            # the host changed (or was cleaned for nothing): the earlier analysis is stale, as
+            # after a restore; the defender must analyse again to know more
+            self.analysis[h] = 0
         elif act == "restore":
             self._evict(h)
             self.isolated[h] = 0
@@ -631,7 +667,7 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
     def _contain(self, h: int) -> None:
         if self.red.present[h] and h in self.compromised_at and h not in self.contained_at:
             self.contained_at[h] = self.t
-            if self.red.stage <= self.compromise_stage[h] + 1:
+            if self.red.stage <= self.compromise_stage[h]:  # before its next tactic stage
                 self.detected.add(h)
 
     def _evict(self, h: int) -> None:
@@ -663,12 +699,14 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
                 self.false_disruptive += int(not red_zone)
                 if ZONE_ACTIONS[ai] == "firewall":
                     self.fw[z] = _TTL
+                    for h in hosts:
+                        self._touch(h, "firewall")
                 else:
                     self.emergency_used[z] = True
                     for h in hosts:
                         if h in self.pending:
                             continue
-                        self.first_touch.setdefault(h, self.t)
+                        self._touch(h, "emergency")
                         self.busy[h] = self.down[h] = _DUR["restore"]
                         self.pending[h] = ("restore", self.t + _DUR["restore"])
                         cost += _COST_START["restore"]
@@ -737,21 +775,30 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
     ]:
         """Advance one tick: defender actions start, the attacker plans and links finish."""
         phi0 = self._potential()
+        self.false_step = 0
         self.alerts[:] = 0
         cost = self._defend(actions)
         self.t += 1
         cost += self._tick_defender()
         penalty = self._red_tick()
         foothold = float((self.red.present * self.crit).sum())
-        # green users: false alerts
-        noise = self.rng.random(self.n_slots) < self.p_false
-        for h in np.flatnonzero(noise & self.valid & (self.down == 0)):
-            kind = int(self.rng.choice(len(ALERT_TYPES), p=_GREEN_TYPES / _GREEN_TYPES.sum()))
-            self.alerts[h, kind] += 1
+        # green users: false alerts, drawn for every slot each tick whatever the defender did
+        noise = self.rng_green.random(self.n_slots) < self.p_false
+        kinds = self.rng_green.choice(
+            len(ALERT_TYPES), size=self.n_slots, p=_GREEN_TYPES / _GREEN_TYPES.sum()
+        )
+        for h in np.flatnonzero(noise & self.valid):
+            self.green_log.append((self.t, int(h), int(kinds[h])))
+            if self.down[h] == 0:  # a re-imaging host has no users
+                self.alerts[h, kinds[h]] += 1
         self.alert_ema = 0.7 * self.alert_ema + self.alerts
         raw = -(cost + penalty + foothold)
         self.raw_return += raw
-        reward = raw + self.shaping * (0.99 * self._potential() - phi0)
+        reward = (
+            raw
+            + self.shaping * (0.99 * self._potential() - phi0)
+            - self.false_response_cost * self.false_step
+        )
         done = self.t >= self.max_ticks
         obs = self._observe()
         info = {"raw_reward": raw}
@@ -784,6 +831,10 @@ class DefenceEnv(ParallelEnv):  # type: ignore[misc]
             "detected": len(self.detected),
             "disruptive": self.disruptive,
             "false_disruptive": self.false_disruptive,
+            "disruptive_hosts": self.disruptive_hosts,
+            "false_disruptive_hosts": self.false_disruptive_hosts,
+            "responses": self.responses,
+            "false_responses": self.false_responses,
             "ticks": self.t,
             "ttd": ttd,
             "ttc": ttc,

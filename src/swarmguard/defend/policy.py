@@ -9,6 +9,8 @@ scores each host's actions against the no-op; chosen actions become decisions wi
 block -> ``block`` of the address (600 s); isolate / restore -> ``quarantine`` of a local host
 (900 s; a block when the address is not local); remove -> a 60 s block of an outside address
 (``notify`` for a local host: no live enforcer kills processes); analyse / decoy -> ``notify``.
+Because remove can become a block live, the simulator counts it as a response in
+false-response precision (``defend.measure``).
 TTLs grow with repeat offences. Decisions are ``simulated`` (dry-run) unless told otherwise;
 the agent's allow-list and enforcers stay in charge.
 

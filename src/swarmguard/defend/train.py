@@ -54,6 +54,10 @@ class TrainConfig:
     entropy: float = 0.01
     hidden: int = 64
     shaping: float = 0.0
+    false_response_cost: float = 0.0
+    """Training-only cost per host a response (remove, block ...) touches with no attacker."""
+    false_response_warmup: int = 0
+    """Iterations over which that cost grows linearly from 0 (0: in full from the start)."""
     idle_prob: float = 0.1
     planner: str = "mix"
     reward_scale: float = 0.1
@@ -141,6 +145,7 @@ def train(
             planner=cfg.planner,
             single_agent=single,
             shaping=cfg.shaping,
+            false_response_cost=cfg.false_response_cost,
             idle_prob=cfg.idle_prob,
         )
         for _ in range(cfg.envs)
@@ -154,6 +159,11 @@ def train(
     episode = 0
     t0 = time.monotonic()
     for it in range(cfg.iterations):
+        ramp = cfg.false_response_warmup
+        for env in envs:
+            env.false_response_cost = cfg.false_response_cost * min(
+                1.0, (it + 1) / ramp if ramp else 1.0
+            )
         obs_l, mask_l, act_l, logp_l, val_l, rew_l, state_l = [], [], [], [], [], [], []
         obs = [
             env.reset(seed=TRAIN_SEED_BASE + cfg.seed * 10_000_000 + episode + k)[0]
@@ -231,6 +241,7 @@ def train(
         stats = [env.episode_stats() for env in envs]
         attacked = [s for s in stats if not s["idle"]]
         disr = sum(s["disruptive"] for s in stats)
+        resp = sum(s["responses"] for s in stats)
         row = {
             "iteration": it,
             "episodes": episode,
@@ -239,9 +250,10 @@ def train(
             "ops_stopped": float(np.mean([not s["objective"] for s in attacked]))
             if attacked
             else None,
-            "false_response_precision": (disr - sum(s["false_disruptive"] for s in stats)) / disr
-            if disr
+            "false_response_precision": (resp - sum(s["false_responses"] for s in stats)) / resp
+            if resp
             else None,
+            "responses_per_100_ticks": 100.0 * resp / sum(s["ticks"] for s in stats),
             "disruptive_per_100_ticks": 100.0 * disr / sum(s["ticks"] for s in stats),
             "entropy": ent_sum,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,37 @@ def test_rl_policy_blocks_no_spoofed_source_of_a_flood(tmp_path: Path) -> None:
     assert [d for d in decisions if d["action"] == "block"] == []
 
 
-def _run_rl_agent(tmp_path: Path, pcap: Path) -> list[dict[str, Any]]:
+def test_rl_path_policy_never_touches_an_allow_listed_address(
+    tmp_path: Path, scan_pcap: Path
+) -> None:
+    """``--policy rl:PATH`` loads a policy folder; the allow-list rail refuses the scanner."""
+    from swarmguard.defend.policy import DEFAULT_POLICY
+
+    folder = tmp_path / "my-policy"
+    shutil.copytree(DEFAULT_POLICY, folder)
+    events = _run_rl_agent(
+        tmp_path,
+        scan_pcap,
+        policy=f"rl:{folder}",
+        extra='[allowlist]\ncidrs = ["198.51.100.0/24"]\n',
+        kinds=("decision", "feedback"),
+    )
+    decisions = [e for e in events if e["type"] == "decision"]
+    assert decisions, "the policy proposed nothing: the rail was never exercised"
+    assert all(d["policy"] == "rl" and d["applied"] == [] for d in decisions)
+    refused = [e for e in events if e["type"] == "feedback" and e["status"] == "refused"]
+    assert {f["decision_uid"] for f in refused} == {d["uid"] for d in decisions}
+    assert all("allow-listed" in (f.get("detail") or "") for f in refused)
+
+
+def _run_rl_agent(
+    tmp_path: Path,
+    pcap: Path,
+    *,
+    policy: str = "rl:default",
+    extra: str = "",
+    kinds: tuple[str, ...] = ("decision",),
+) -> list[dict[str, Any]]:
     events = tmp_path / "events.jsonl"
     config = tmp_path / "agent.toml"
     config.write_text(
@@ -51,7 +82,7 @@ path = "{pcap}"
 dir = "{tmp_path / "state"}"
 [metrics]
 port = 0
-""",
+{extra}""",
         encoding="utf-8",
     )
     args = [
@@ -60,14 +91,14 @@ port = 0
         "--config",
         str(config),
         "--policy",
-        "rl:default",
+        policy,
         "--max-seconds",
         "60",
     ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in events.read_text(encoding="utf-8").splitlines()]
-    return [e for e in lines if e["type"] == "decision"]
+    return [e for e in lines if e["type"] in kinds]
 
 
 def test_an_enforcing_agent_gives_the_rl_policy_live_decisions() -> None:

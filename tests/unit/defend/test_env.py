@@ -8,6 +8,7 @@ from swarmguard.defend.env import (
     HOST_ACTIONS,
     N_FEATURES,
     N_HOST_ACT,
+    ZONE_ACTIONS,
     DefenceEnv,
     demo_profile,
 )
@@ -103,3 +104,45 @@ def test_analyse_then_remove_evicts_attacker() -> None:
     assert not env.red.present[h]
     stats = env.episode_stats()
     assert stats["ttc"] and stats["ttd"] == [0]
+
+
+def _zone_action(name: str) -> int:
+    return 1 + H_MAX * N_HOST_ACT + ZONE_ACTIONS.index(name)
+
+
+def test_zone_response_counts_every_host_it_touches() -> None:
+    env = DefenceEnv([demo_profile()], randomise=False)
+    env.reset(seed=4)
+    env.step(
+        {"defender_user": _zone_action("firewall"), "defender_server": 0, "defender_critical": 0}
+    )
+    stats = env.episode_stats()
+    # 4 user hosts, the attacker on one: 1 correct and 3 false responses, one disruptive action
+    assert (stats["responses"], stats["false_responses"]) == (4, 3)
+    assert (stats["disruptive_hosts"], stats["false_disruptive_hosts"]) == (4, 3)
+    assert (stats["disruptive"], stats["false_disruptive"]) == (1, 0)
+
+
+def test_remove_on_a_clean_host_is_a_false_response_but_not_disruptive() -> None:
+    env = DefenceEnv([demo_profile()], randomise=False)
+    env.reset(seed=4)
+    clean = next(h for h in range(H_MAX) if env.valid[h] and not env.red.present[h])
+    remove = 1 + clean * N_HOST_ACT + HOST_ACTIONS.index("remove")
+    env.step({"defender_user": remove, "defender_server": 0, "defender_critical": 0})
+    stats = env.episode_stats()
+    assert (stats["responses"], stats["false_responses"]) == (1, 1)
+    assert stats["disruptive"] == stats["disruptive_hosts"] == 0
+    # touching a host that is not compromised is no detection: TTD only counts touches after it
+    assert clean not in env.first_touch
+
+
+def test_detection_requires_containment_before_the_next_tactic_stage() -> None:
+    for late, expected in ((False, 1), (True, 0)):
+        env = DefenceEnv([demo_profile()], randomise=False)
+        env.reset(seed=4)
+        h = int(np.flatnonzero(env.red.present)[0])
+        if late:  # the attacker completed one more tactic since it reached the host
+            env.red.stage = env.compromise_stage[h] + 1
+        env._evict(h)
+        stats = env.episode_stats()
+        assert stats["detected"] == expected and h in env.contained_at

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,11 +45,41 @@ def test_replayed_spoofed_flood_blocks_no_bystander() -> None:
             decisions += policy.decide(batch, ctx)
             batch = []
     decisions += policy.decide(batch, ctx)
-    sources = {a.src_ip for a in alerts}
-    assert not [d for d in decisions if d.action == "block" and d.value in sources]
-    for d in decisions:
+    # no alert names an attacker, so there is nobody to act on: no decision at all
+    assert decisions == []
+    # the same flood with a real attacker's brute force mixed in: the policy acts on the
+    # attacker and only on it, never on a spoofed source of the flood
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    info = AlertInfo(signature_id=9, signature="SSH brute force", category="credential", severity=2)
+    brute = [
+        Alert(
+            ts=now,
+            src_ip="198.51.100.4",
+            dest_ip="10.10.10.10",
+            detector="rules",
+            score=0.9,
+            alert=info,
+        )
+        for _ in range(3)
+    ]
+    mixed = RlPolicy("default").decide(alerts[:20] + brute, ctx)
+    assert mixed, "the brute-forcing attacker must be acted on"
+    assert {d.value for d in mixed} == {"198.51.100.4"}
+    for d in mixed:
         assert d.ttl_s > 0 and d.policy == "rl" and d.simulated
         assert d.reason.alert_uids and d.reason.summary
+
+
+def test_rl_path_loads_a_policy_folder(tmp_path: Path) -> None:
+    from swarmguard.agent.config import PolicyConfig
+    from swarmguard.agent.runtime import build_policy
+    from swarmguard.defend.policy import DEFAULT_POLICY
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(DEFAULT_POLICY, folder)
+    policy = build_policy(PolicyConfig(name=f"rl:{folder}"))
+    assert isinstance(policy, RlPolicy) and policy.path == str(folder)
+    assert policy.manifest["seed"] == RlPolicy("default").manifest["seed"]
 
 
 def test_no_alerts_no_decisions_and_active_blocks_are_not_repeated() -> None:

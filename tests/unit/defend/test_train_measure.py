@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from swarmguard.defend.baselines import BASELINES, make_baseline
-from swarmguard.defend.env import demo_profile
-from swarmguard.defend.measure import run_episodes, summarise
+from swarmguard.defend.caldera import TACTIC_ORDER
+from swarmguard.defend.env import OSES, AttackProfile, DefenceEnv, Step, demo_profile
+from swarmguard.defend.measure import eval_seed, reachability, run_episodes, summarise, wilson
 from swarmguard.defend.train import NetDefender, TrainConfig, load_net, save_net, train
 from swarmguard.errors import InputError
 
@@ -25,13 +26,97 @@ FIELDS = {
 }
 
 
+def _worm() -> AttackProfile:
+    """Discover the neighbours, move to one, collect and exfiltrate: spreads when undefended."""
+
+    def mk(aid: str, tactic: str, needs: tuple[str, ...] = (), prod: tuple[str, ...] = ()) -> Step:
+        moves = tactic == "lateral-movement"
+        return Step(
+            aid,
+            tactic,
+            0,
+            TACTIC_ORDER.index(tactic),
+            frozenset(OSES),
+            frozenset(needs),
+            frozenset(),
+            frozenset(),
+            frozenset(prod),
+            moves,
+            moves,
+            tactic == "exfiltration",
+            False,
+            False,
+            False,
+            60,
+        )
+
+    steps = (
+        mk("d1", "discovery", prod=("remote.host.fqdn",)),
+        mk("l1", "lateral-movement"),
+        mk("c1", "collection", prod=("host.dir.compress",)),
+        mk("x1", "exfiltration", needs=("host.dir.compress",)),
+    )
+    return AttackProfile("worm", steps, frozenset(), frozenset(OSES))
+
+
 def test_same_seeds_for_every_defender() -> None:
-    prof = demo_profile()
+    """Common random numbers: defenders see the same legitimate traffic and the same attacker
+    until their first action can take effect (actions complete a tick after they start)."""
+    prof = _worm()
+    acted = spread = 0
+    for seed in range(6):
+        runs = {}
+        for name in ("none", "restore-on-alert", "analyse-remove", "block-after-n"):
+            env = DefenceEnv([prof])
+            obs, _ = env.reset(seed=eval_seed(3, seed))
+            defender = make_baseline(name)
+            first = None
+            while env.agents:
+                act = defender.act(obs)
+                if first is None and any(act.values()):
+                    first = env.t
+                obs, *_ = env.step(act)
+            runs[name] = (env, first)
+        base = runs["none"][0]
+        spread += len(base.compromised_at) >= 2
+        assert base.green_log, "legitimate users raise alerts"
+        for name, (env, first) in runs.items():
+            assert env.green_log == base.green_log, name
+            if first is None:
+                assert env.link_log == base.link_log, name
+                continue
+            acted += 1
+            assert [x for x in env.link_log if x[0] <= first] == [
+                x for x in base.link_log if x[0] <= first
+            ], name
+            early = {h: t for h, t in base.compromised_at.items() if t <= first}
+            assert {h: t for h, t in env.compromised_at.items() if t <= first} == early
+    assert spread >= 3 and acted >= 6  # the check is not vacuous: the worm moves, defenders act
     a = run_episodes(make_baseline("none"), prof, episodes=4, seed=3)
     b = run_episodes(make_baseline("none"), prof, episodes=4, seed=3, batch=3)
     assert [s["reward"] for s in a] == [s["reward"] for s in b]
-    r = run_episodes(make_baseline("restore-on-alert"), prof, episodes=4, seed=3)
-    assert [s["compromised"] for s in r] == [s["compromised"] for s in a]
+
+
+def test_precision_is_undefined_without_responses() -> None:
+    stats = run_episodes(make_baseline("none"), demo_profile(), episodes=3, seed=0)
+    s = summarise(stats)
+    assert s["false_response_precision"] is None and s["disruptive_precision"] is None
+    assert s["responses"] == 0 and s["responses_per_100_ticks"] == 0.0
+    r = summarise(
+        run_episodes(make_baseline("restore-on-alert"), demo_profile(), episodes=3, seed=0)
+    )
+    lo, hi = r["false_response_precision_ci95"]
+    assert lo <= r["false_response_precision"] <= hi
+    assert r["disruptive_precision"] == r["false_response_precision"]  # restores only
+    assert wilson(0, 0) is None
+
+
+def test_unreachable_objective_is_detected() -> None:
+    ok, why = reachability(demo_profile(), episodes=3)
+    assert ok and why == ""
+    lateral_only = AttackProfile("stuck", _worm().steps[1:2], frozenset(), frozenset(OSES))
+    ok, why = reachability(lateral_only, episodes=3)
+    assert not ok and "no link completes" in why and "remote host" in why
 
 
 def test_baselines_differ_and_summary_has_contract_fields() -> None:
