@@ -39,7 +39,7 @@ bench: install
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 bench-defend: install
-	$(BIN)/python benchmarks/bench_defend.py --episodes 1000 --seed 1 --out defend-bench.json
+	$(BIN)/python benchmarks/bench_defend.py --episodes 1000 --seed 2 --jobs 2 --out defend-bench.json
 
 schemas: install
 	$(BIN)/python -m swarmguard.records.schema
