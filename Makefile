@@ -32,7 +32,7 @@ e2e: install
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python tests/e2e/e2e_run.py
 
 # Speed and memory figures (a few are root-only and say "skipped" otherwise). The defender's
-# measurement (1,000 episodes per profile and defender, about an hour) has its own target.
+# measurement (1,000 episodes per profile and defender, about 15 minutes) has its own target.
 bench: install
 	@for script in benchmarks/bench_*.py benchmarks/parser_candidates.py; do \
 		[ "$$script" = benchmarks/bench_defend.py ] && continue; \
